@@ -1,0 +1,188 @@
+#include "daemon/completion_handler.h"
+
+#include <httplib.h>
+
+#include "common/log.h"
+#include "daemon/http_replies.h"
+#include "daemon/openai_request.h"
+#include "daemon/openai_response.h"
+
+namespace dsgw::daemon {
+namespace {
+
+using router::Event;
+using router::EventChannel;
+using PopResult = router::EventChannel::PopResult;
+
+// How often a waiting request thread looks at the client and the shutdown clock.
+constexpr std::chrono::milliseconds kPollInterval{100};
+
+struct HintHeader {
+  const char* header;
+  const char* key;
+};
+constexpr HintHeader kHintHeaders[] = {
+    {"X-Dsgw-Data-Class", "data_class"},
+    {"X-Dsgw-Latency-Budget-Ms", "latency_budget_ms"},
+    {"X-Dsgw-Max-Cost-Usd", "max_cost_usd"},
+    {"X-Dsgw-Priority", "priority"},
+};
+
+Status apply_hint_headers(const httplib::Request& req, router::RouteHints& hints) {
+  for (const auto& h : kHintHeaders) {
+    if (!req.has_header(h.header)) continue;
+    if (Status s = apply_hint(hints, h.key, req.get_header_value(h.header)); !s) {
+      return make_error(ErrorCode::kInvalidRequest,
+                        std::string("header ") + h.header + " is malformed: " + s.error().message, h.header,
+                        "invalid_value");
+    }
+  }
+  return Status::ok();
+}
+
+Error shutting_down() {
+  Error e = make_error(ErrorCode::kUnavailable, "dsgw is shutting down");
+  e.retry_after_seconds = 1;
+  return e;
+}
+
+Error ended_without_result() {
+  return make_error(ErrorCode::kInternal, "the backend ended without a result");
+}
+
+// Reads events for the request thread, giving up at shutdown.
+class EventReader {
+ public:
+  EventReader(std::shared_ptr<EventChannel> channel, const ShutdownClock& shutdown)
+      : channel_(std::move(channel)), shutdown_(shutdown) {}
+  ~EventReader() { channel_->cancel(); }  // no-op once the producer is done
+
+  // The next event; a Failure when the stream closed early or shutdown came.
+  // `client_alive` is polled while waiting: returning false cancels.
+  template <class AliveCheck>
+  std::optional<Event> next(AliveCheck client_alive) {
+    Event event;
+    for (;;) {
+      switch (channel_->pop(event, kPollInterval)) {
+        case PopResult::kEvent: return event;
+        case PopResult::kClosed: return Event{router::Failure{ended_without_result()}};
+        case PopResult::kTimeout:
+          if (!client_alive()) {
+            channel_->cancel();
+            return std::nullopt;
+          }
+          if (shutdown_.expired()) {
+            channel_->cancel();
+            return Event{router::Failure{shutting_down()}};
+          }
+      }
+    }
+  }
+
+ private:
+  std::shared_ptr<EventChannel> channel_;
+  const ShutdownClock& shutdown_;
+};
+
+void reply_whole(httplib::Response& res, EventReader& reader, Event first, const ResponseIdentity& id) {
+  CompletionAggregator aggregate(id);
+  std::optional<Event> event = std::move(first);
+  // Without a socket to watch, a non-streamed request runs until its result
+  // or the backend's total timeout.
+  while (event) {
+    if (const auto* d = std::get_if<router::Delta>(&*event)) {
+      aggregate.add(*d);
+    } else if (const auto* u = std::get_if<router::Usage>(&*event)) {
+      aggregate.add(*u);
+    } else if (const auto* f = std::get_if<router::Finish>(&*event)) {
+      return reply_json(res, 200, aggregate.render(*f));
+    } else if (const auto* e = std::get_if<router::Failure>(&*event)) {
+      return reply_error(res, e->error);
+    }
+    event = reader.next([] { return true; });
+  }
+}
+
+// Writes one event to an SSE stream. Returns false when the stream is over.
+bool write_event(httplib::DataSink& sink, ChunkEncoder& encoder, const Event& event, bool& client_gone) {
+  std::string text;
+  bool last = false;
+  if (const auto* d = std::get_if<router::Delta>(&event)) {
+    text = encoder.delta(*d);
+  } else if (const auto* u = std::get_if<router::Usage>(&event)) {
+    text = encoder.usage(*u);
+  } else if (const auto* f = std::get_if<router::Finish>(&event)) {
+    text = encoder.finish(*f);
+    last = true;
+  } else if (const auto* e = std::get_if<router::Failure>(&event)) {
+    text = ChunkEncoder::failure(e->error);
+    last = true;
+  }
+  if (!text.empty() && !sink.write(text.data(), text.size())) {
+    client_gone = true;
+    return false;
+  }
+  return !last;
+}
+
+void reply_stream(httplib::Response& res, std::shared_ptr<EventReader> reader, Event first,
+                  ResponseIdentity id, bool include_usage, std::string request_id) {
+  res.set_header("Cache-Control", "no-cache");
+  res.set_header("X-Accel-Buffering", "no");
+  auto encoder = std::make_shared<ChunkEncoder>(std::move(id), include_usage);
+  auto pending = std::make_shared<std::optional<Event>>(std::move(first));
+  res.set_chunked_content_provider(
+      "text/event-stream",
+      [reader, encoder, pending, request_id](size_t, httplib::DataSink& sink) {
+        bool client_gone = false;
+        std::optional<Event> event = std::move(*pending);
+        pending->reset();
+        while (event && write_event(sink, *encoder, *event, client_gone)) {
+          event = reader->next([&] { return sink.is_writable(); });
+        }
+        if (client_gone || !event) {
+          log::info("request.client_gone").kv("request_id", request_id);
+          return false;  // drops the connection; the reader cancels the backend
+        }
+        sink.done();
+        return true;
+      });
+}
+
+}  // namespace
+
+void CompletionHandler::handle(const httplib::Request& req, httplib::Response& res,
+                               router::Endpoint endpoint) const {
+  const std::string request_id = request_id_of(res);
+  auto parsed = parse_openai_request(req.body, endpoint);
+  if (!parsed) {
+    log::info("request.rejected").kv("request_id", request_id).kv("error", parsed.error().message);
+    return reply_error(res, parsed.error());
+  }
+  router::Request request = std::move(parsed.value());
+  request.id = request_id;
+  request.credential = bearer_token(req);
+  if (Status s = apply_hint_headers(req, request.hints); !s) return reply_error(res, s.error());
+  if (shutdown_.draining()) return reply_error(res, shutting_down());
+
+  const bool stream = request.stream;
+  const bool include_usage = request.include_usage;
+  const ResponseIdentity identity = make_identity(request);
+  auto dispatch = runtime_.pipeline().start(std::move(request), runtime_.current()->table);
+  if (!dispatch) {
+    log::info("request.refused").kv("request_id", request_id).kv("error", dispatch.error().message);
+    return reply_error(res, dispatch.error());
+  }
+  set_header(res, kBackendHeader, dispatch->backend);
+  set_header(res, kRuleHeader, dispatch->rule);
+
+  // Nothing is committed until the first event: a request that fails before
+  // its first byte gets a proper HTTP status, streamed or not.
+  auto reader = std::make_shared<EventReader>(dispatch->events, shutdown_);
+  std::optional<Event> first = reader->next([] { return true; });
+  if (const auto* failure = std::get_if<router::Failure>(&*first)) return reply_error(res, failure->error);
+  if (stream) return reply_stream(res, std::move(reader), std::move(*first), identity, include_usage, request_id);
+  reply_whole(res, *reader, std::move(*first), identity);
+}
+
+}  // namespace dsgw::daemon

@@ -1,0 +1,27 @@
+// POST /v1/chat/completions and /v1/completions: wire -> Request -> pipeline
+// -> events -> wire, streamed (SSE) or whole.
+#pragma once
+
+#include "daemon/runtime.h"
+#include "daemon/shutdown_clock.h"
+#include "router/request.h"
+
+namespace httplib {
+struct Request;
+struct Response;
+}  // namespace httplib
+
+namespace dsgw::daemon {
+
+class CompletionHandler {
+ public:
+  CompletionHandler(Runtime& runtime, const ShutdownClock& shutdown) : runtime_(runtime), shutdown_(shutdown) {}
+
+  void handle(const httplib::Request& req, httplib::Response& res, router::Endpoint endpoint) const;
+
+ private:
+  Runtime& runtime_;
+  const ShutdownClock& shutdown_;
+};
+
+}  // namespace dsgw::daemon

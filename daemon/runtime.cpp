@@ -1,0 +1,53 @@
+#include "daemon/runtime.h"
+
+#include <unordered_map>
+
+#include "common/log.h"
+#include "daemon/backend_factory.h"
+
+namespace dsgw::daemon {
+
+Result<std::shared_ptr<const LiveConfig>> build_live_config(config::Config config) {
+  auto table = std::make_shared<router::RoutingTable>();
+  // Backends are rebuilt on every load: remote ones are cheap, and this
+  // re-reads rotated key files.
+  for (const auto& b : config.backends) {
+    auto backend = make_backend(b);
+    if (!backend) return backend.error();
+    table->backends.push_back(std::move(backend.value()));
+  }
+  std::unordered_map<std::string, std::string> keys;
+  for (const auto& k : config.api_keys) keys.emplace(k.sha256, k.tenant);
+  table->authenticator = router::Authenticator(std::move(keys));
+  table->revision = config.revision;
+
+  auto live = std::make_shared<LiveConfig>();
+  live->config = std::move(config);
+  live->table = std::move(table);
+  return std::shared_ptr<const LiveConfig>(std::move(live));
+}
+
+Runtime::Runtime(std::shared_ptr<const LiveConfig> initial)
+    : live_(initial), pipeline_(initial->config.server.max_inflight) {}
+
+Status Runtime::reload() {
+  const auto old = current();
+  auto loaded = config::load(old->config.path);
+  if (!loaded) return loaded.error();
+  // Only the log level applies live; the rest of [server] is bound at start.
+  config::ServerConfig server = old->config.server;
+  server.log_level = loaded->server.log_level;
+  if (!(server == loaded->server)) {
+    log::warn("config.restart_required")
+        .kv("reason", "[server] settings other than log_level apply at the next start");
+  }
+  loaded->server = server;
+  auto live = build_live_config(std::move(loaded.value()));
+  if (!live) return live.error();
+  live_.store(std::move(live.value()));
+  log::Level level;
+  if (log::parse_level(server.log_level, &level)) log::set_level(level);
+  return Status::ok();
+}
+
+}  // namespace dsgw::daemon

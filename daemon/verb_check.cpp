@@ -1,0 +1,41 @@
+#include <iostream>
+
+#include "daemon/backend_factory.h"
+#include "daemon/cli.h"
+#include "daemon/config.h"
+
+namespace dsgw::daemon {
+
+int run_check(const std::vector<std::string>& args) {
+  Options opts;
+  if (auto err = parse_options(args, {"config"}, opts)) {
+    std::cerr << "dsgw check: " << *err << "\n";
+    return 2;
+  }
+  if (opts.help || !opts.values.count("config")) {
+    (opts.help ? std::cout : std::cerr) << verbs()[1].usage;
+    return opts.help ? 0 : 2;
+  }
+  const std::string& path = opts.values["config"];
+  auto cfg = config::load(path);
+  if (!cfg) {
+    std::cerr << cfg.error().message << "\n";
+    return 1;
+  }
+  // What serve would do next: resolve secrets and build each backend.
+  int problems = 0;
+  for (const auto& b : cfg->backends) {
+    auto backend = make_backend(b);
+    if (!backend) {
+      std::cerr << path << ": " << backend.error().message << "\n";
+      ++problems;
+    } else if (auto h = backend.value()->health(); !h.usable) {
+      std::cerr << path << ": warning: backend \"" << b.name << "\" will not be usable: " << h.reason << "\n";
+    }
+  }
+  if (problems) return 1;
+  std::cout << path << ": OK (" << cfg->backends.size() << " backends, revision " << cfg->revision << ")\n";
+  return 0;
+}
+
+}  // namespace dsgw::daemon

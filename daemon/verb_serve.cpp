@@ -1,0 +1,86 @@
+#include <iostream>
+#include <thread>
+
+#include "common/log.h"
+#include "daemon/cli.h"
+#include "daemon/http_server.h"
+#include "daemon/runtime.h"
+#include "daemon/signals.h"
+#include "daemon/systemd_notify.h"
+
+namespace dsgw::daemon {
+namespace {
+
+void reload(Runtime& runtime) {
+  sd_notify("RELOADING=1");
+  if (Status s = runtime.reload(); s) {
+    log::info("config.reloaded").kv("revision", runtime.current()->config.revision);
+  } else {
+    log::error("config.reload_failed").kv("error", s.error().message);
+  }
+  sd_notify("READY=1");
+}
+
+}  // namespace
+
+int run_serve(const std::vector<std::string>& args) {
+  Options opts;
+  if (auto err = parse_options(args, {"config"}, opts)) {
+    std::cerr << "dsgw serve: " << *err << "\n";
+    return 2;
+  }
+  if (opts.help || !opts.values.count("config")) {
+    (opts.help ? std::cout : std::cerr) << verbs()[0].usage;
+    return opts.help ? 0 : 2;
+  }
+  const Signals signals;  // before any thread starts
+
+  auto cfg = config::load(opts.values["config"]);
+  if (!cfg) {
+    log::error("config.invalid").kv("error", cfg.error().message);
+    return 1;
+  }
+  log::Level level;
+  if (log::parse_level(cfg->server.log_level, &level)) log::set_level(level);
+  const config::ServerConfig server_settings = cfg->server;
+  auto live = build_live_config(std::move(cfg.value()));
+  if (!live) {
+    log::error("config.invalid").kv("error", live.error().message);
+    return 1;
+  }
+
+  Runtime runtime(std::move(live.value()));
+  HttpServer http(runtime, server_settings);
+  auto port = http.bind();
+  if (!port) {
+    log::error("server.bind_failed").kv("error", port.error().message);
+    return 1;
+  }
+  std::jthread serving([&http] { http.serve(); });
+  log::info("server.listening")
+      .kv("host", server_settings.host)
+      .kv("port", port.value())
+      .kv("revision", runtime.current()->config.revision)
+      .kv("backends", runtime.current()->table->backends.size());
+  sd_notify("READY=1");
+
+  const auto watchdog = watchdog_interval();
+  const auto tick = watchdog.value_or(std::chrono::milliseconds(1000));
+  for (;;) {
+    const Signal sig = signals.wait(tick);
+    if (sig == Signal::kStop) break;
+    if (sig == Signal::kReload) reload(runtime);
+    if (watchdog) sd_notify("WATCHDOG=1");
+  }
+
+  sd_notify("STOPPING=1");
+  log::info("server.draining")
+      .kv("in_flight", runtime.pipeline().in_flight())
+      .kv("grace_ms", static_cast<int64_t>(server_settings.shutdown_grace.count()));
+  http.stop(server_settings.shutdown_grace);
+  serving.join();
+  log::info("server.stopped");
+  return 0;
+}
+
+}  // namespace dsgw::daemon
