@@ -2,6 +2,9 @@
 
 #include <httplib.h>
 
+#include <mutex>
+#include <stop_token>
+
 #include "common/log.h"
 #include "daemon/http_replies.h"
 #include "daemon/openai_request.h"
@@ -53,7 +56,7 @@ Error ended_without_result() {
 // Reads events for the request thread, giving up at shutdown.
 class EventReader {
  public:
-  EventReader(std::shared_ptr<EventChannel> channel, const ShutdownClock& shutdown)
+  EventReader(std::shared_ptr<EventChannel> channel, const Shutdown& shutdown)
       : channel_(std::move(channel)), shutdown_(shutdown) {}
   ~EventReader() { channel_->cancel(); }  // no-op once the producer is done
 
@@ -71,7 +74,7 @@ class EventReader {
             channel_->cancel();
             return std::nullopt;
           }
-          if (shutdown_.expired()) {
+          if (shutdown_.is_cut_off()) {
             channel_->cancel();
             return Event{router::Failure{shutting_down()}};
           }
@@ -81,27 +84,53 @@ class EventReader {
 
  private:
   std::shared_ptr<EventChannel> channel_;
-  const ShutdownClock& shutdown_;
+  const Shutdown& shutdown_;
 };
 
-void reply_whole(httplib::Response& res, EventReader& reader, Event first, const ResponseIdentity& id) {
-  CompletionAggregator aggregate(id);
-  std::optional<Event> event = std::move(first);
-  // Without a socket to watch, a non-streamed request runs until its result
-  // or the backend's total timeout.
-  while (event) {
-    if (const auto* d = std::get_if<router::Delta>(&*event)) {
-      aggregate.add(*d);
-    } else if (const auto* u = std::get_if<router::Usage>(&*event)) {
-      aggregate.add(*u);
-    } else if (const auto* f = std::get_if<router::Finish>(&*event)) {
-      return reply_json(res, 200, aggregate.render(*f));
-    } else if (const auto* e = std::get_if<router::Failure>(&*event)) {
-      return reply_error(res, e->error);
+// Collects a non-streamed answer on the request thread. There is no socket to
+// watch meanwhile, so it runs until its result, the backend's total timeout,
+// or the shutdown cut-off.
+class WholeResponse final : public router::EventSink {
+ public:
+  WholeResponse(ResponseIdentity identity, std::stop_token cut_off)
+      : aggregate_(std::move(identity)), cut_off_(std::move(cut_off)) {}
+
+  bool emit(Event event) override {
+    std::lock_guard lock(mutex_);
+    if (const auto* d = std::get_if<router::Delta>(&event)) {
+      aggregate_.add(*d);
+    } else if (const auto* u = std::get_if<router::Usage>(&event)) {
+      aggregate_.add(*u);
+    } else if (const auto* f = std::get_if<router::Finish>(&event)) {
+      body_ = aggregate_.render(*f);
+    } else if (const auto* e = std::get_if<router::Failure>(&event)) {
+      error_ = e->error;
     }
-    event = reader.next([] { return true; });
+    return !cut_off_.stop_requested();
   }
-}
+  bool cancelled() const override { return cut_off_.stop_requested(); }
+  void on_cancel(std::function<void()> callback) override {
+    std::lock_guard lock(mutex_);
+    on_cut_off_.reset();
+    if (callback) on_cut_off_.emplace(cut_off_, std::move(callback));
+  }
+
+  void reply(httplib::Response& res) {
+    std::lock_guard lock(mutex_);
+    on_cut_off_.reset();
+    if (error_) return reply_error(res, *error_);
+    if (body_.empty()) return reply_error(res, cut_off_.stop_requested() ? shutting_down() : ended_without_result());
+    reply_json(res, 200, body_);
+  }
+
+ private:
+  std::mutex mutex_;
+  CompletionAggregator aggregate_;
+  std::stop_token cut_off_;
+  std::optional<std::stop_callback<std::function<void()>>> on_cut_off_;
+  std::string body_;
+  std::optional<Error> error_;
+};
 
 // Writes one event to an SSE stream. Returns false when the stream is over.
 bool write_event(httplib::DataSink& sink, ChunkEncoder& encoder, const Event& event, bool& client_gone) {
@@ -168,21 +197,25 @@ void CompletionHandler::handle(const httplib::Request& req, httplib::Response& r
   const bool stream = request.stream;
   const bool include_usage = request.include_usage;
   const ResponseIdentity identity = make_identity(request);
-  auto dispatch = runtime_.pipeline().start(std::move(request), runtime_.current()->table);
-  if (!dispatch) {
-    log::info("request.refused").kv("request_id", request_id).kv("error", dispatch.error().message);
-    return reply_error(res, dispatch.error());
+  auto placement = runtime_.pipeline().place(std::move(request), *runtime_.current()->table);
+  if (!placement) {
+    log::info("request.refused").kv("request_id", request_id).kv("error", placement.error().message);
+    return reply_error(res, placement.error());
   }
-  set_header(res, kBackendHeader, dispatch->backend);
-  set_header(res, kRuleHeader, dispatch->rule);
+  set_header(res, kBackendHeader, placement->backend_name());
+  set_header(res, kRuleHeader, placement->rule());
 
-  // Nothing is committed until the first event: a request that fails before
-  // its first byte gets a proper HTTP status, streamed or not.
-  auto reader = std::make_shared<EventReader>(dispatch->events, shutdown_);
+  if (!stream) {
+    WholeResponse whole(identity, shutdown_.cut_off_token());
+    runtime_.pipeline().run(std::move(placement.value()), whole);
+    return whole.reply(res);
+  }
+  // Nothing is committed until the first event: a stream that fails before
+  // its first byte gets a proper HTTP status and JSON error.
+  auto reader = std::make_shared<EventReader>(runtime_.pipeline().start(std::move(placement.value())), shutdown_);
   std::optional<Event> first = reader->next([] { return true; });
   if (const auto* failure = std::get_if<router::Failure>(&*first)) return reply_error(res, failure->error);
-  if (stream) return reply_stream(res, std::move(reader), std::move(*first), identity, include_usage, request_id);
-  reply_whole(res, *reader, std::move(*first), identity);
+  reply_stream(res, std::move(reader), std::move(*first), identity, include_usage, request_id);
 }
 
 }  // namespace dsgw::daemon

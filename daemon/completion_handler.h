@@ -3,7 +3,7 @@
 #pragma once
 
 #include "daemon/runtime.h"
-#include "daemon/shutdown_clock.h"
+#include "daemon/shutdown.h"
 #include "router/request.h"
 
 namespace httplib {
@@ -15,13 +15,13 @@ namespace dsgw::daemon {
 
 class CompletionHandler {
  public:
-  CompletionHandler(Runtime& runtime, const ShutdownClock& shutdown) : runtime_(runtime), shutdown_(shutdown) {}
+  CompletionHandler(Runtime& runtime, const Shutdown& shutdown) : runtime_(runtime), shutdown_(shutdown) {}
 
   void handle(const httplib::Request& req, httplib::Response& res, router::Endpoint endpoint) const;
 
  private:
   Runtime& runtime_;
-  const ShutdownClock& shutdown_;
+  const Shutdown& shutdown_;
 };
 
 }  // namespace dsgw::daemon

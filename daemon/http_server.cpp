@@ -140,11 +140,22 @@ Result<int> HttpServer::bind() {
   return port;
 }
 
-void HttpServer::serve() { server_->listen_after_bind(); }
+void HttpServer::serve() {
+  server_->listen_after_bind();
+  std::lock_guard lock(served_mutex_);
+  served_ = true;
+  served_cv_.notify_all();
+}
 
 void HttpServer::stop(std::chrono::milliseconds grace) {
-  shutdown_.start(grace);
+  shutdown_.begin_draining();
   server_->stop();
+  std::unique_lock lock(served_mutex_);
+  if (!served_cv_.wait_for(lock, grace, [&] { return served_; })) {
+    log::warn("server.grace_expired").kv("grace_ms", static_cast<int64_t>(grace.count()));
+    shutdown_.cut_off();
+    served_cv_.wait(lock, [&] { return served_; });
+  }
 }
 
 }  // namespace dsgw::daemon

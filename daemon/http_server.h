@@ -3,13 +3,15 @@
 // from [server].workers.
 #pragma once
 
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "common/status.h"
 #include "daemon/completion_handler.h"
 #include "daemon/runtime.h"
-#include "daemon/shutdown_clock.h"
+#include "daemon/shutdown.h"
 
 namespace httplib {
 class Server;
@@ -26,7 +28,8 @@ class HttpServer {
   Result<int> bind();
   // Serves until stop(); returns once every connection thread has finished.
   void serve();
-  // Stops accepting. In-flight requests may run for `grace`, then are cut off.
+  // Stops accepting and lets in-flight requests run for up to `grace`, then
+  // cancels what is left. Returns when serve() has returned.
   void stop(std::chrono::milliseconds grace);
 
  private:
@@ -34,7 +37,10 @@ class HttpServer {
 
   Runtime& runtime_;
   const config::ServerConfig settings_;
-  ShutdownClock shutdown_;
+  Shutdown shutdown_;
+  std::mutex served_mutex_;
+  std::condition_variable served_cv_;
+  bool served_ = false;
   CompletionHandler completions_;
   std::unique_ptr<httplib::Server> server_;
 };

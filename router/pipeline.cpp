@@ -13,7 +13,7 @@ constexpr int kRetryAfterSeconds = 1;
 // Forwards events to the client's channel and keeps what accounting needs.
 class AccountingSink final : public EventSink {
  public:
-  explicit AccountingSink(EventChannel& channel) : channel_(channel) {}
+  explicit AccountingSink(EventSink& out) : out_(out) {}
 
   bool emit(Event event) override {
     if (const auto* d = std::get_if<Delta>(&event); d && !first_token_at_) {
@@ -26,10 +26,10 @@ class AccountingSink final : public EventSink {
       outcome_ = "error";
       error_ = e->error.message;
     }
-    return channel_.emit(std::move(event));
+    return out_.emit(std::move(event));
   }
-  bool cancelled() const override { return channel_.cancelled(); }
-  void on_cancel(std::function<void()> callback) override { channel_.on_cancel(std::move(callback)); }
+  bool cancelled() const override { return out_.cancelled(); }
+  void on_cancel(std::function<void()> callback) override { out_.on_cancel(std::move(callback)); }
 
   void log_done(const Request& request, const std::string& backend) const {
     using std::chrono::duration_cast;
@@ -41,7 +41,7 @@ class AccountingSink final : public EventSink {
         .kv("backend", backend)
         .kv("model", request.model)
         .kv("stream", request.stream)
-        .kv("outcome", channel_.cancelled() && outcome_.empty() ? std::string("cancelled") : outcome_)
+        .kv("outcome", out_.cancelled() && outcome_.empty() ? std::string("cancelled") : outcome_)
         .kv("prompt_tokens", usage_.prompt_tokens)
         .kv("completion_tokens", usage_.completion_tokens)
         .kv("cached_prompt_tokens", usage_.cached_prompt_tokens)
@@ -56,24 +56,37 @@ class AccountingSink final : public EventSink {
 
  private:
   using Clock = std::chrono::steady_clock;
-  EventChannel& channel_;
+  EventSink& out_;
   std::optional<Clock::time_point> first_token_at_;
   Usage usage_;
   std::string outcome_;
   std::string error_;
 };
 
+// Runs one placed request to its end: the dispatch and account stages.
+void execute(const Placement& placement, EventSink& out) {
+  AccountingSink sink(out);
+  const Request& request = placement.request();
+  try {
+    placement.backend().generate(request, sink);
+  } catch (const std::exception& e) {  // a backend bug must not take the daemon down
+    log::error("backend.exception").kv("request_id", request.id).kv("error", e.what());
+    sink.emit(Failure{make_error(ErrorCode::kInternal, "internal error in backend")});
+  }
+  sink.log_done(request, placement.backend_name());
+}
+
 }  // namespace
 
 Pipeline::Pipeline(int max_inflight) : admission_(max_inflight), workers_(max_inflight) {}
 
-Result<Dispatch> Pipeline::start(Request request, std::shared_ptr<const RoutingTable> table) {
-  auto tenant = table->authenticator.authenticate(request.credential);
+Result<Placement> Pipeline::place(Request request, const RoutingTable& table) {
+  auto tenant = table.authenticator.authenticate(request.credential);
   request.credential.clear();
   if (!tenant) return tenant.error();
   request.tenant = std::move(tenant.value());
 
-  auto decision = policies::route_by_model(request, table->backends);
+  auto decision = policies::route_by_model(request, table.backends);
   if (!decision) return decision.error();
 
   auto permit = admission_.try_acquire();
@@ -84,25 +97,19 @@ Result<Dispatch> Pipeline::start(Request request, std::shared_ptr<const RoutingT
     e.retry_after_seconds = kRetryAfterSeconds;
     return e;
   }
-
-  Dispatch dispatch{decision->backend->info().name, decision->rule,
-                    std::make_shared<EventChannel>()};
-  // The job owns everything it touches: the request, the backend (kept alive
-  // across reloads), the channel and the admission permit.
-  auto job = [request = std::move(request), backend = decision->backend,
-              channel = dispatch.events, permit = std::make_shared<Admission::Permit>(std::move(*permit))] {
-    AccountingSink sink(*channel);
-    try {
-      backend->generate(request, sink);
-    } catch (const std::exception& e) {  // a backend bug must not take the daemon down
-      log::error("backend.exception").kv("request_id", request.id).kv("error", e.what());
-      sink.emit(Failure{make_error(ErrorCode::kInternal, "internal error in backend")});
-    }
-    channel->close();
-    sink.log_done(request, backend->info().name);
-  };
-  workers_.post(std::move(job));
-  return dispatch;
+  return Placement(std::move(request), std::move(decision->backend), std::move(decision->rule),
+                   std::move(*permit));
 }
+
+std::shared_ptr<EventChannel> Pipeline::start(Placement placement) {
+  auto channel = std::make_shared<EventChannel>();
+  workers_.post([channel, placement = std::make_shared<Placement>(std::move(placement))] {
+    execute(*placement, *channel);
+    channel->close();
+  });
+  return channel;
+}
+
+void Pipeline::run(Placement placement, EventSink& sink) { execute(placement, sink); }
 
 }  // namespace dsgw::router
