@@ -19,7 +19,7 @@ Result<Decision> route_by_model(const router::Request& request,
   return make_error(ErrorCode::kNotFound,
                     "the model \"" + request.model +
                         "\" does not exist; GET /v1/models lists the models served",
-                    "model");
+                    "model", "model_not_found");
 }
 
 }  // namespace dsgw::policies
