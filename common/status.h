@@ -15,6 +15,7 @@ enum class ErrorCode {
   kUnauthenticated,        // missing or unknown API key
   kNotFound,               // unknown model, path or resource
   kPayloadTooLarge,        // body over the configured limit
+  kUnprocessable,          // well-formed but refused by the upstream (422)
   kContextLengthExceeded,  // prompt longer than the model's context
   kOverloaded,             // dsgw is at capacity; retry later
   kUpstreamRateLimited,    // the upstream said 429

@@ -6,6 +6,7 @@
 #include <stop_token>
 
 #include "common/log.h"
+#include "daemon/client_probe.h"
 #include "daemon/http_replies.h"
 #include "daemon/openai_request.h"
 #include "daemon/openai_response.h"
@@ -213,7 +214,12 @@ void CompletionHandler::handle(const httplib::Request& req, httplib::Response& r
   // Nothing is committed until the first event: a stream that fails before
   // its first byte gets a proper HTTP status and JSON error.
   auto reader = std::make_shared<EventReader>(runtime_.pipeline().start(std::move(placement.value())), shutdown_);
-  std::optional<Event> first = reader->next([] { return true; });
+  ClientProbe probe(req);
+  std::optional<Event> first = reader->next([&] { return probe.alive(); });
+  if (!first) {
+    log::info("request.client_gone").kv("request_id", request_id);
+    return;  // nobody to answer
+  }
   if (const auto* failure = std::get_if<router::Failure>(&*first)) return reply_error(res, failure->error);
   reply_stream(res, std::move(reader), std::move(*first), identity, include_usage, request_id);
 }

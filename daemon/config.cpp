@@ -161,7 +161,8 @@ Result<Config> load(const std::string& path) {
 
   if (cfg.api_keys.empty() && !cfg.server.allow_unauthenticated &&
       !is_loopback_host(cfg.server.host)) {
-    diag.add("server.listen",
+    // Only an explicit `listen` can be non-loopback, so the node exists.
+    diag.add(root->at_path("server.listen").node()->source(), "server.listen",
              "listening on non-loopback address \"" + cfg.server.host +
                  "\" without any [[api_key]]; add keys or set server.allow_unauthenticated = true");
   }

@@ -10,6 +10,7 @@ WireError wire_error(ErrorCode code) {
     case ErrorCode::kUnauthenticated: return {401, "authentication_error", "invalid_api_key"};
     case ErrorCode::kNotFound: return {404, "invalid_request_error", "not_found"};
     case ErrorCode::kPayloadTooLarge: return {413, "invalid_request_error", "payload_too_large"};
+    case ErrorCode::kUnprocessable: return {422, "invalid_request_error", "unprocessable_entity"};
     case ErrorCode::kContextLengthExceeded:
       return {400, "invalid_request_error", "context_length_exceeded"};
     case ErrorCode::kOverloaded: return {429, "rate_limit_error", "overloaded"};

@@ -1,6 +1,7 @@
 #include "daemon/http_server.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <nlohmann/json.hpp>
 #include <set>
@@ -9,6 +10,7 @@
 #include "common/request_id.h"
 #include "daemon/error_mapping.h"
 #include "daemon/http_replies.h"
+#include "daemon/open_sockets.h"
 
 namespace dsgw::daemon {
 namespace {
@@ -80,10 +82,17 @@ HttpServer::~HttpServer() = default;
 
 void HttpServer::install_routes() {
   auto& s = *server_;
-  s.set_pre_routing_handler([](const httplib::Request&, httplib::Response& res) {
+  s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     set_header(res, kRequestIdHeader, new_request_id());
     set_header(res, kBackendHeader, "none");
+    std::lock_guard lock(busy_mutex_);
+    busy_.emplace(req.remote_addr, req.remote_port);
     return httplib::Server::HandlerResponse::Unhandled;
+  });
+  // httplib calls its logger once a response is fully written, streams too.
+  s.set_logger([this](const httplib::Request& req, const httplib::Response&) {
+    std::lock_guard lock(busy_mutex_);
+    if (auto it = busy_.find({req.remote_addr, req.remote_port}); it != busy_.end()) busy_.erase(it);
   });
   s.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request& req,
                                                               httplib::Response& res) {
@@ -137,6 +146,7 @@ Result<int> HttpServer::bind() {
     return make_error(ErrorCode::kUnavailable, "cannot listen on " + host + ":" + std::to_string(settings_.port) +
                                                    ": " + std::strerror(errno));
   }
+  port_ = port;
   return port;
 }
 
@@ -147,14 +157,30 @@ void HttpServer::serve() {
   served_cv_.notify_all();
 }
 
+void HttpServer::close_idle_connections() {
+  std::lock_guard lock(busy_mutex_);
+  for_each_connected_socket([&](const SocketEndpoints& s) {
+    if (s.local_port == port_ && !busy_.count({s.peer_host, s.peer_port})) ::shutdown(s.fd, SHUT_RDWR);
+    return true;
+  });
+}
+
 void HttpServer::stop(std::chrono::milliseconds grace) {
   shutdown_.begin_draining();
   server_->stop();
+  // Requests in flight go on; idle keep-alive connections, and those whose
+  // request has finished, are closed so that their threads can end.
+  const auto deadline = std::chrono::steady_clock::now() + grace;
   std::unique_lock lock(served_mutex_);
-  if (!served_cv_.wait_for(lock, grace, [&] { return served_; })) {
-    log::warn("server.grace_expired").kv("grace_ms", static_cast<int64_t>(grace.count()));
-    shutdown_.cut_off();
-    served_cv_.wait(lock, [&] { return served_; });
+  while (!served_) {
+    lock.unlock();
+    close_idle_connections();
+    lock.lock();
+    if (served_cv_.wait_for(lock, std::chrono::milliseconds(100), [&] { return served_; })) break;
+    if (!shutdown_.is_cut_off() && std::chrono::steady_clock::now() >= deadline) {
+      log::warn("server.grace_expired").kv("grace_ms", static_cast<int64_t>(grace.count()));
+      shutdown_.cut_off();
+    }
   }
 }
 

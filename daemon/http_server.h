@@ -6,6 +6,9 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <set>
+#include <string>
+#include <utility>
 #include <string>
 
 #include "common/status.h"
@@ -34,6 +37,8 @@ class HttpServer {
 
  private:
   void install_routes();
+  // Shuts down keep-alive connections that have no request in progress.
+  void close_idle_connections();
 
   Runtime& runtime_;
   const config::ServerConfig settings_;
@@ -41,6 +46,11 @@ class HttpServer {
   std::mutex served_mutex_;
   std::condition_variable served_cv_;
   bool served_ = false;
+  int port_ = 0;
+  // Clients (address, port) with a request in progress, from routing until
+  // the response is written; other connections are idle keep-alives.
+  std::mutex busy_mutex_;
+  std::multiset<std::pair<std::string, int>> busy_;
   CompletionHandler completions_;
   std::unique_ptr<httplib::Server> server_;
 };

@@ -1,6 +1,7 @@
 #include "daemon/openai_request.h"
 
 #include <charconv>
+#include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "common/utf8.h"
@@ -10,6 +11,8 @@ namespace {
 
 using nlohmann::json;
 using router::Request;
+
+constexpr int kMaxNesting = 64;
 
 const char* json_type(const json& j) {
   switch (j.type()) {
@@ -61,6 +64,9 @@ class FieldReader {
     auto it = take(key);
     if (!it) return std::nullopt;
     if (!it->is_number_integer()) return invalid_type(key, "an integer", *it);
+    if (it->is_number_unsigned() && it->get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) {
+      return invalid_value(key, "is too large");
+    }
     const int64_t v = it->get<int64_t>();
     if (v < min || v > max) {
       return invalid_value(key, "must be between " + std::to_string(min) + " and " + std::to_string(max) +
@@ -245,9 +251,36 @@ std::optional<Error> parse_into(json& body, router::Endpoint endpoint, Request& 
   return parse_metadata(body, r);
 }
 
+// Whether JSON text nests arrays and objects deeper than `limit`. Checked
+// before parsing: serialising a deeply nested value recurses per level.
+bool exceeds_nesting(std::string_view text, int limit) {
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') ++i;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > limit) return true;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 Result<router::Request> parse_openai_request(std::string_view body, router::Endpoint endpoint) {
+  if (exceeds_nesting(body, kMaxNesting)) {
+    return make_error(ErrorCode::kInvalidRequest,
+                      "the request body nests arrays/objects deeper than " + std::to_string(kMaxNesting) +
+                          " levels",
+                      "", "invalid_json");
+  }
   if (auto bad = utf8::first_invalid(body)) {
     return make_error(ErrorCode::kInvalidRequest,
                       "the request body is not valid UTF-8 (first bad byte at offset " + std::to_string(*bad) + ")",
@@ -290,7 +323,7 @@ Status apply_hint(router::RouteHints& hints, std::string_view key, std::string_v
   } else if (key == "max_cost_usd") {
     double usd = 0;
     auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), usd);
-    if (ec != std::errc() || p != value.data() + value.size() || usd < 0) {
+    if (ec != std::errc() || p != value.data() + value.size() || !std::isfinite(usd) || usd < 0) {
       return make_error(ErrorCode::kInvalidRequest, "expected a non-negative number of US dollars");
     }
     hints.max_cost_usd = usd;

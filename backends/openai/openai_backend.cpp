@@ -135,7 +135,8 @@ Error status_error(int status, const std::string& body, const std::string& retry
     return e;
   }
   // The client's request was wrong for this upstream: tell it so.
-  if (status == 400 || status == 422) return make_error(ErrorCode::kInvalidRequest, what);
+  if (status == 400) return make_error(ErrorCode::kInvalidRequest, what);
+  if (status == 422) return make_error(ErrorCode::kUnprocessable, what);
   if (status == 404) return make_error(ErrorCode::kNotFound, what);
   if (status == 413) return make_error(ErrorCode::kPayloadTooLarge, what);
   // 401/403 mean dsgw's own credentials are wrong; 5xx mean the upstream broke.

@@ -3,6 +3,7 @@
 namespace dsgw::backends::openai {
 
 bool SseParser::feed(std::string_view bytes, const Handler& on_event) {
+  if (bytes.empty()) return true;
   size_t start = 0;
   if (after_cr_ && !bytes.empty() && bytes.front() == '\n') start = 1;  // the \n of a \r\n
   after_cr_ = false;

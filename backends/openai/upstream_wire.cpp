@@ -1,5 +1,7 @@
 #include "backends/openai/upstream_wire.h"
 
+#include <optional>
+
 #include <nlohmann/json.hpp>
 
 namespace dsgw::backends::openai {
@@ -9,17 +11,25 @@ using nlohmann::json;
 
 constexpr size_t kMaxErrorMessage = 500;
 
+// A non-negative integer field, or nullopt when absent or of another type:
+// upstreams differ in what they fill in, and garbage must not throw.
+std::optional<int64_t> count_field(const json& object, const char* key) {
+  auto it = object.find(key);
+  if (it == object.end() || !it->is_number_integer() || it->get<int64_t>() < 0) return std::nullopt;
+  return it->get<int64_t>();
+}
+
 router::Usage parse_usage(const json& u) {
   router::Usage usage;
-  usage.prompt_tokens = u.value("prompt_tokens", int64_t{0});
-  usage.completion_tokens = u.value("completion_tokens", int64_t{0});
-  if (u.contains("prompt_cache_hit_tokens") && u["prompt_cache_hit_tokens"].is_number_integer()) {
-    usage.cached_prompt_tokens = u["prompt_cache_hit_tokens"].get<int64_t>();  // DeepSeek
+  usage.prompt_tokens = count_field(u, "prompt_tokens").value_or(0);
+  usage.completion_tokens = count_field(u, "completion_tokens").value_or(0);
+  if (auto hit = count_field(u, "prompt_cache_hit_tokens")) {
+    usage.cached_prompt_tokens = *hit;  // DeepSeek
   } else if (auto d = u.find("prompt_tokens_details"); d != u.end() && d->is_object()) {
-    usage.cached_prompt_tokens = d->value("cached_tokens", int64_t{0});  // OpenAI
+    usage.cached_prompt_tokens = count_field(*d, "cached_tokens").value_or(0);  // OpenAI
   }
   if (auto d = u.find("completion_tokens_details"); d != u.end() && d->is_object()) {
-    usage.reasoning_tokens = d->value("reasoning_tokens", int64_t{0});
+    usage.reasoning_tokens = count_field(*d, "reasoning_tokens").value_or(0);
   }
   return usage;
 }
