@@ -22,12 +22,20 @@ struct Health {
   std::string reason;  // why not, when !usable
 };
 
+// How busy a backend is, for routing decisions and /readyz.
+struct LoadReport {
+  int queued = 0;                // requests waiting to start
+  int running = 0;               // requests generating
+  double tokens_per_second = 0;  // recent generation rate (0 if unknown)
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
 
   virtual const BackendInfo& info() const = 0;
   virtual Health health() const = 0;
+  virtual LoadReport load() const { return {}; }
 
   // Runs one generation to its end, streaming events into `sink`, and returns
   // when it is over. Emits exactly one terminal event (Finish or Failure)

@@ -5,6 +5,10 @@
 #include <sstream>
 
 #include "backends/openai/openai_backend.h"
+#include "backends/unusable_backend.h"
+#ifdef DSGW_WITH_LOCAL_ENGINE
+#include "backends/local/engine/local_backend.h"
+#endif
 
 namespace dsgw::daemon {
 namespace {
@@ -48,10 +52,37 @@ Result<std::shared_ptr<backends::Backend>> make_openai(const config::BackendConf
       std::make_shared<backends::openai::OpenAIBackend>(std::move(info), std::move(s)));
 }
 
+#ifdef DSGW_WITH_LOCAL_ENGINE
+Result<std::shared_ptr<backends::Backend>> make_local(const config::BackendConfig& c) {
+  const auto& l = c.local;
+  local::EngineOptions options;
+  options.model_dir = l.model_dir;
+  options.device = local::parse_device(l.device).value();  // validated when the config was loaded
+  if (l.dtype != "auto") options.dtype = local::parse_dtype(l.dtype).value();
+  options.max_batch = l.max_batch;
+  options.kv_cache_mb = l.kv_cache_mb;
+  options.max_queue = l.max_queue;
+  options.prefill_chunk = l.prefill_chunk;
+  options.threads = l.threads;
+  options.default_priority = l.default_priority;
+  backends::BackendInfo info{c.name, c.kind, c.jurisdiction, c.models};
+  return std::shared_ptr<backends::Backend>(std::make_shared<local::LocalBackend>(std::move(info), options));
+}
+#endif
+
 }  // namespace
 
 Result<std::shared_ptr<backends::Backend>> make_backend(const config::BackendConfig& config) {
   if (config.kind == "openai") return make_openai(config);
+  if (config.kind == "local") {
+#ifdef DSGW_WITH_LOCAL_ENGINE
+    return make_local(config);
+#else
+    backends::BackendInfo info{config.name, config.kind, config.jurisdiction, config.models};
+    return std::shared_ptr<backends::Backend>(std::make_shared<backends::UnusableBackend>(
+        std::move(info), "this dsgw was built without the local engine (libtorch was not found at build time)"));
+#endif
+  }
   return make_error(ErrorCode::kInvalidRequest,
                     "backend \"" + config.name + "\": unknown kind \"" + config.kind + "\"");
 }

@@ -1,5 +1,9 @@
 #include "daemon/cli.h"
 
+#ifdef DSGW_WITH_LOCAL_ENGINE
+#include "backends/local/engine/generate_command.h"
+#endif
+
 namespace dsgw::daemon {
 
 std::optional<std::string> parse_options(const std::vector<std::string>& args,
@@ -47,6 +51,10 @@ const std::vector<Verb>& verbs() {
        "each problem as FILE:LINE:COLUMN: key.path: what was expected, and exits\n"
        "1 if there is any, 0 otherwise. Binds no socket, loads no model.\n",
        run_check},
+#ifdef DSGW_WITH_LOCAL_ENGINE
+      {"generate", "run the local engine once from the command line", local::kGenerateUsage,
+       local::run_generate_command},
+#endif
   };
   return kVerbs;
 }

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <set>
 
+#include "backends/local/model/device.h"
 #include "common/toml_reader.h"
 #include "common/net_address.h"
 #include "common/sha256.h"
@@ -14,6 +15,7 @@ namespace dsgw::config {
 namespace {
 
 constexpr int64_t kMaxMillis = 7LL * 24 * 3600 * 1000;
+
 
 bool is_name(const std::string& s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) {
@@ -106,6 +108,24 @@ void read_openai(TableReader& t, OpenAIBackendConfig& o) {
   t.get("max_idle_connections", o.max_idle_connections, 0, 10'000);
 }
 
+void read_local(TableReader& t, LocalBackendConfig& l) {
+  // A missing or broken model is not a config error: the backend reports it
+  // as not usable, and the daemon serves the others (`check` warns).
+  if (t.require("model_dir", l.model_dir) && l.model_dir.empty()) t.error("model_dir", "must not be empty");
+  if (t.get("device", l.device)) {
+    if (auto d = local::parse_device(l.device); !d) t.error("device", d.error().message);
+  }
+  if (t.get("dtype", l.dtype) && l.dtype != "auto") {
+    if (auto d = local::parse_dtype(l.dtype); !d) t.error("dtype", d.error().message + " or auto");
+  }
+  t.get("max_batch", l.max_batch, 1, 1024);
+  t.get("kv_cache_mb", l.kv_cache_mb, 1, int64_t{1} << 22);
+  t.get("max_queue", l.max_queue, 0, 100'000);
+  t.get("prefill_chunk", l.prefill_chunk, 1, 65'536);
+  t.get("threads", l.threads, 0, 1024);
+  t.get("default_priority", l.default_priority, 0, 9);
+}
+
 void read_backend(TableReader& t, BackendConfig& b) {
   if (t.require("name", b.name) && !is_name(b.name)) {
     t.error("name", "expected a name of letters, digits, '-', '_' or '.', got \"" + b.name + "\"");
@@ -118,8 +138,11 @@ void read_backend(TableReader& t, BackendConfig& b) {
     if (b.kind == "openai") {
       read_openai(t, b.openai);
       if (b.models.empty() && !b.openai.model.empty()) b.models.push_back(b.openai.model);
+    } else if (b.kind == "local") {
+      read_local(t, b.local);
+      if (b.models.empty() && !b.name.empty()) b.models.push_back(b.name);
     } else {
-      t.error("kind", "expected \"openai\", got \"" + b.kind + "\"");
+      t.error("kind", "expected \"openai\" or \"local\", got \"" + b.kind + "\"");
     }
   }
   t.finish();

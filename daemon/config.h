@@ -50,12 +50,27 @@ struct OpenAIBackendConfig {
   bool operator==(const OpenAIBackendConfig&) const = default;
 };
 
+// kind = "local": a DeepSeek-R1 distill run in-process by the engine.
+struct LocalBackendConfig {
+  std::string model_dir;     // a Hugging Face model directory
+  std::string device = "cpu";  // cpu | cuda | cuda:N
+  std::string dtype = "auto";  // auto | fp32 | bf16 | fp16
+  int max_batch = 8;
+  int64_t kv_cache_mb = 1024;
+  int max_queue = 64;
+  int prefill_chunk = 256;
+  int threads = 0;
+  int default_priority = 5;
+  bool operator==(const LocalBackendConfig&) const = default;
+};
+
 struct BackendConfig {
   std::string name;
-  std::string kind;  // "openai"
+  std::string kind;  // "openai" | "local"
   std::string jurisdiction;
   std::vector<std::string> models;  // names clients may ask for
   OpenAIBackendConfig openai;       // kind == "openai"
+  LocalBackendConfig local;         // kind == "local"
   bool operator==(const BackendConfig&) const = default;
 };
 

@@ -11,6 +11,9 @@
 #include "daemon/error_mapping.h"
 #include "daemon/http_replies.h"
 #include "daemon/open_sockets.h"
+#ifdef DSGW_WITH_LOCAL_ENGINE
+#include "daemon/tokenize_handlers.h"
+#endif
 
 namespace dsgw::daemon {
 namespace {
@@ -125,6 +128,14 @@ void HttpServer::install_routes() {
   s.Get("/v1/models", [this](const httplib::Request& req, httplib::Response& res) {
     reply_models(*runtime_.current(), req, res);
   });
+#ifdef DSGW_WITH_LOCAL_ENGINE
+  s.Post("/tokenize", [this](const httplib::Request& req, httplib::Response& res) {
+    handle_tokenize(*runtime_.current(), req, res);
+  });
+  s.Post("/detokenize", [this](const httplib::Request& req, httplib::Response& res) {
+    handle_detokenize(*runtime_.current(), req, res);
+  });
+#endif
   s.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
     reply_json(res, 200, R"({"status":"ok"})");
   });
@@ -167,6 +178,12 @@ void HttpServer::close_idle_connections() {
 
 void HttpServer::stop(std::chrono::milliseconds grace) {
   shutdown_.begin_draining();
+  // httplib's stop() does nothing until serve() has entered its accept loop,
+  // which a signal right after start can beat.
+  for (int i = 0; i < 5000 && !server_->is_running(); ++i) {
+    std::unique_lock lock(served_mutex_);
+    if (served_cv_.wait_for(lock, std::chrono::milliseconds(1), [&] { return served_; })) return;
+  }
   server_->stop();
   // Requests in flight go on; idle keep-alive connections, and those whose
   // request has finished, are closed so that their threads can end.

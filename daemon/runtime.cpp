@@ -7,11 +7,26 @@
 
 namespace dsgw::daemon {
 
-Result<std::shared_ptr<const LiveConfig>> build_live_config(config::Config config) {
+namespace {
+
+std::shared_ptr<backends::Backend> reusable(const config::BackendConfig& wanted, const LiveConfig* previous) {
+  if (!previous || wanted.kind != "local") return nullptr;
+  const auto& configs = previous->config.backends;
+  for (size_t i = 0; i < configs.size(); ++i) {
+    if (configs[i] == wanted) return previous->table->backends[i];
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const LiveConfig>> build_live_config(config::Config config, const LiveConfig* previous) {
   auto table = std::make_shared<router::RoutingTable>();
-  // Backends are rebuilt on every load: remote ones are cheap, and this
-  // re-reads rotated key files.
   for (const auto& b : config.backends) {
+    if (auto kept = reusable(b, previous)) {
+      table->backends.push_back(std::move(kept));
+      continue;
+    }
     auto backend = make_backend(b);
     if (!backend) return backend.error();
     table->backends.push_back(std::move(backend.value()));
@@ -42,7 +57,7 @@ Status Runtime::reload() {
         .kv("reason", "[server] settings other than log_level apply at the next start");
   }
   loaded->server = server;
-  auto live = build_live_config(std::move(loaded.value()));
+  auto live = build_live_config(std::move(loaded.value()), old.get());
   if (!live) return live.error();
   live_.store(std::move(live.value()));
   log::Level level;

@@ -18,8 +18,11 @@ struct LiveConfig {
   std::shared_ptr<const router::RoutingTable> table;
 };
 
-// Builds the backends and the routing table for a validated config.
-Result<std::shared_ptr<const LiveConfig>> build_live_config(config::Config config);
+// Builds the backends and the routing table for a validated config. Local
+// backends of `previous` whose settings did not change are kept, model and
+// all; every other backend is built anew (cheap, and it re-reads key files).
+Result<std::shared_ptr<const LiveConfig>> build_live_config(config::Config config,
+                                                            const LiveConfig* previous = nullptr);
 
 class Runtime {
  public:

@@ -1,10 +1,27 @@
+#include <filesystem>
 #include <iostream>
+#include <optional>
 
 #include "daemon/backend_factory.h"
 #include "daemon/cli.h"
 #include "daemon/config.h"
 
 namespace dsgw::daemon {
+namespace {
+
+// What a model directory obviously lacks, without loading it.
+std::optional<std::string> missing_model_file(const std::string& dir) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec)) return "model_dir \"" + dir + "\" does not exist";
+  for (const char* file : {"config.json", "tokenizer.json"}) {
+    if (!std::filesystem::is_regular_file(std::filesystem::path(dir) / file, ec)) {
+      return "model_dir \"" + dir + "\" has no " + file + " (expected a Hugging Face model directory)";
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
 
 int run_check(const std::vector<std::string>& args) {
   Options opts;
@@ -22,9 +39,16 @@ int run_check(const std::vector<std::string>& args) {
     std::cerr << cfg.error().message << "\n";
     return 1;
   }
-  // What serve would do next: resolve secrets and build each backend.
+  // What serve would do next: resolve secrets and build each remote backend
+  // (local ones would load their models, which check does not do).
   int problems = 0;
   for (const auto& b : cfg->backends) {
+    if (b.kind == "local") {
+      if (auto missing = missing_model_file(b.local.model_dir)) {
+        std::cerr << path << ": warning: backend \"" << b.name << "\" will not be usable: " << *missing << "\n";
+      }
+      continue;
+    }
     auto backend = make_backend(b);
     if (!backend) {
       std::cerr << path << ": " << backend.error().message << "\n";

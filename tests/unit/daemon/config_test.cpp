@@ -56,7 +56,11 @@ std::vector<std::string> errors_of(const std::string& text) {
   CHECK(l.result.error().code == dsgw::ErrorCode::kInvalidRequest);
   std::vector<std::string> out;
   for (auto& line : dsgw::test::lines(l.result.error().message)) {
-    if (line.rfind(l.path, 0) == 0) line.replace(0, l.path.size(), "F");
+    if (line.rfind(l.path, 0) == 0) {
+      std::string shown("F");
+      shown.append(line, l.path.size());
+      line = std::move(shown);
+    }
     out.push_back(line);
   }
   return out;
@@ -84,12 +88,16 @@ TEST_CASE("config::load accepts the shipped config/dsgw.toml") {
   CHECK(c.server.port == 8080);
   CHECK(c.server.workers > c.server.max_inflight);
   CHECK(c.api_keys.empty());
-  REQUIRE(c.backends.size() == 2);
-  CHECK(c.backends[0].name == "deepseek");
-  CHECK(c.backends[0].openai.base_url == "https://api.deepseek.com/v1");
-  CHECK(c.backends[0].openai.api_key_env == "DEEPSEEK_API_KEY");
-  CHECK(c.backends[0].models == std::vector<std::string>{"deepseek-reasoner", "deepseek-r1"});
-  CHECK(c.backends[1].models == std::vector<std::string>{"deepseek-chat"});  // defaults to model
+  REQUIRE(c.backends.size() == 3);
+  CHECK(c.backends[0].name == "local");
+  CHECK(c.backends[0].kind == "local");
+  CHECK(c.backends[0].local.model_dir == "build/demo-model");
+  CHECK(c.backends[0].jurisdiction == "device");
+  CHECK(c.backends[1].name == "deepseek");
+  CHECK(c.backends[1].openai.base_url == "https://api.deepseek.com/v1");
+  CHECK(c.backends[1].openai.api_key_env == "DEEPSEEK_API_KEY");
+  CHECK(c.backends[1].models == std::vector<std::string>{"deepseek-reasoner", "deepseek-r1"});
+  CHECK(c.backends[2].models == std::vector<std::string>{"deepseek-chat"});  // defaults to model
   CHECK(c.revision.size() == 12u);
 }
 
@@ -191,11 +199,38 @@ TEST_CASE("config::load reports out-of-range integers and bad values") {
         "F:2:13: server.log_level: expected one of \"debug\", \"info\", \"warn\", \"error\", got \"loud\"");
   CHECK(contains(only_error("[server]\nlisten = \"localhost\"\n" + backend()), "F:2:10: server.listen: expected host:port"));
   CHECK(contains(only_error(backend("bad name")), "F:2:8: backend[0].name: expected a name"));
-  std::string local = backend();
-  local.replace(local.find("\"openai\""), 8, "\"local\"");
-  const auto kind_errors = errors_of(local);
+  std::string unknown = backend();
+  unknown.replace(unknown.find("\"openai\""), 8, "\"vllm\"");
+  const auto kind_errors = errors_of(unknown);
   REQUIRE(!kind_errors.empty());
-  CHECK(kind_errors[0] == "F:3:8: backend[0].kind: expected \"openai\", got \"local\"");
+  CHECK(kind_errors[0] == "F:3:8: backend[0].kind: expected \"openai\" or \"local\", got \"vllm\"");
+}
+
+std::string local_backend(const std::string& extra = {}) {
+  std::string text = "[[backend]]\nname = \"gpu\"\nkind = \"local\"\nmodel_dir = \"/models/r1\"\njurisdiction = \"device\"\n";
+  text += extra;
+  return text;
+}
+
+TEST_CASE("config::load reads a local backend with its defaults") {
+  const Loaded l = load_text(local_backend());
+  require_loads(l);
+  const auto& b = l.result->backends.at(0);
+  CHECK(b.local.model_dir == "/models/r1");
+  CHECK(b.local.device == "cpu");
+  CHECK(b.local.dtype == "auto");
+  CHECK(b.local.max_batch == 8);
+  CHECK(b.models == std::vector<std::string>{"gpu"});  // defaults to the name
+}
+
+TEST_CASE("config::load checks a local backend's device, dtype and limits") {
+  CHECK(contains(only_error(local_backend("device = \"tpu\"\n")), "F:6:10: backend[0].device: unknown device 'tpu'"));
+  CHECK(contains(only_error(local_backend("device = \"cuda:x\"\n")), "backend[0].device: unknown device"));
+  CHECK(contains(only_error(local_backend("dtype = \"int4\"\n")), "F:6:9: backend[0].dtype: unknown dtype 'int4'"));
+  CHECK(contains(only_error(local_backend("max_batch = 0\n")), "backend[0].max_batch: expected an integer in [1, "));
+  CHECK(contains(only_error(local_backend("default_priority = 10\n")), "backend[0].default_priority"));
+  CHECK(contains(only_error(local_backend("base_url = \"http://x\"\n")), "backend[0].base_url: unknown key"));
+  require_loads(load_text(local_backend("device = \"cuda:1\"\ndtype = \"bf16\"\n")));
 }
 
 TEST_CASE("config::load rejects base URLs that are not http(s) with a host") {
