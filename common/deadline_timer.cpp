@@ -11,12 +11,16 @@ DeadlineTimer::~DeadlineTimer() {
 
 DeadlineTimer::Id DeadlineTimer::schedule(Clock::time_point deadline, std::function<void()> callback) {
   Id id;
+  bool earliest;
   {
     std::lock_guard lock(mutex_);
     id = next_id_++;
+    earliest = pending_.empty() || deadline < pending_.begin()->first;
     pending_.emplace(deadline, std::make_pair(id, std::move(callback)));
   }
-  cv_.notify_all();
+  // The timer thread sleeps until the earliest deadline: wake it only when
+  // that changes (most deadlines come after the ones already waiting).
+  if (earliest) cv_.notify_all();
   return id;
 }
 
