@@ -6,6 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 jobs=$(nproc)
+# libgomp threads spin between parallel sections by default; on a 2-core box
+# that starves the daemons the integration tests start.
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 tools/install-deps.sh
 npm ci --prefix tests --no-audit --no-fund
 if [[ -f tests/support/tokenizers/package-lock.json ]]; then

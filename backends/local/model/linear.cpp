@@ -1,0 +1,115 @@
+#include "backends/local/model/linear.h"
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <dlfcn.h>
+
+#include <algorithm>
+#include <atomic>
+#include <vector>
+
+#include "backends/local/model/gemv.h"
+
+namespace dsgw::local {
+namespace {
+
+// Output rows per block when widening bf16 weights for a matmul: 256 rows of
+// a 1536-wide matrix are 1.5 MB in fp32, which stays in L2/L3.
+constexpr std::int64_t kWidenBlockElements = 256 * 1536;
+
+// Runs fn(block) for blocks [0, blocks) on the intra-op threads, handing out
+// blocks one at a time: a thread the OS preempts (the gateway's other threads
+// share these cores) takes fewer blocks instead of stalling the whole op.
+template <class Fn>
+void parallel_blocks(std::int64_t blocks, const Fn& fn) {
+  const std::int64_t threads = std::min<std::int64_t>(std::max(1, at::get_num_threads()), blocks);
+  if (threads <= 1 || at::in_parallel_region()) {
+    for (std::int64_t b = 0; b < blocks; ++b) fn(b);
+    return;
+  }
+  std::atomic<std::int64_t> next{0};
+  at::parallel_for(0, threads, 1, [&](std::int64_t, std::int64_t) {
+    for (std::int64_t b = next.fetch_add(1, std::memory_order_relaxed); b < blocks;
+         b = next.fetch_add(1, std::memory_order_relaxed)) {
+      fn(b);
+    }
+  });
+}
+
+}  // namespace
+
+void set_cpu_threads(int threads) {
+  at::set_num_threads(std::max(1, threads));
+  // Looked up, not linked: libtorch reaches BLAS through libblas.so.3, which
+  // may be OpenBLAS or the reference BLAS (no threads to set).
+  using SetThreads = void (*)(int);
+  if (auto* set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) set(1);
+}
+
+void Linear::set_gemv_max_rows(int rows) { gemv_max_rows_ = std::clamp(rows, 0, kGemvMaxBatch); }
+
+void Linear::forward(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias, at::Tensor& y) {
+  if (x.is_cuda()) {
+    y.copy_(at::linear(x, w, bias));
+    return;
+  }
+  const std::int64_t rows = x.size(0);
+  if (rows <= gemv_max_rows_) {
+    gemv(x, w, y);
+  } else {
+    blocked_mm(x, w, y);
+  }
+  if (bias.defined()) y.add_(bias);
+}
+
+void Linear::gemv(const at::Tensor& x, const at::Tensor& w, at::Tensor& y) {
+  GemvArgs a;
+  a.w = w.data_ptr();
+  a.bf16 = w.scalar_type() == at::kBFloat16;
+  a.in = w.size(1);
+  a.x = x.data_ptr<float>();
+  a.x_stride = x.stride(0);
+  a.y = y.data_ptr<float>();
+  a.y_stride = y.stride(0);
+  a.batch = static_cast<int>(x.size(0));  // <= kGemvMaxBatch
+  a.call_id = next_gemv_call_id();
+  const std::int64_t out = w.size(0);
+  // Blocks of output rows: about 256 KB of weights each (even row counts for
+  // the two-row kernels), at least 8 blocks per thread for balance.
+  const std::int64_t threads = std::max(1, at::get_num_threads());
+  std::int64_t block = std::max<std::int64_t>(2, (std::int64_t{256} << 10) / (a.in * w.element_size()));
+  block = std::min(block, std::max<std::int64_t>(2, out / (8 * threads)));
+  block += block & 1;
+  const std::int64_t blocks = (out + block - 1) / block;
+  parallel_blocks(blocks, [&](std::int64_t b) { gemv_rows(a, b * block, std::min(out, (b + 1) * block)); });
+}
+
+void Linear::blocked_mm(const at::Tensor& x, const at::Tensor& w, at::Tensor& y) {
+  const std::int64_t out = w.size(0);
+  const std::int64_t in = w.size(1);
+  const bool widen = w.scalar_type() != at::kFloat;
+  const std::int64_t threads = std::max(1, at::get_num_threads());
+  // Blocks small enough to stay in cache once widened, and enough of them to
+  // share among the threads.
+  std::int64_t block = std::max<std::int64_t>(16, kWidenBlockElements / std::max<std::int64_t>(in, 1));
+  block = std::min(block, std::max<std::int64_t>(16, (out + 4 * threads - 1) / (4 * threads)));
+  const std::int64_t blocks = (out + block - 1) / block;
+  parallel_blocks(blocks, [&](std::int64_t b) {
+    // Per-thread fp32 copy of a block of W (bf16 only); kept between calls.
+    thread_local std::vector<float> scratch;
+    const std::int64_t o = b * block;
+    const std::int64_t n = std::min(block, out - o);
+    at::Tensor wb = w.narrow(0, o, n);
+    if (widen) {
+      if (scratch.size() < static_cast<std::size_t>(n * in)) scratch.resize(static_cast<std::size_t>(n * in));
+      at::Tensor wf = at::from_blob(scratch.data(), {n, in}, at::kFloat);
+      wf.copy_(wb);
+      wb = wf;
+    }
+    // y[:, o:o+n] has strides (out, 1): BLAS writes it in place.
+    at::Tensor part = y.narrow(1, o, n);
+    at::mm_out(part, x, wb.t());
+  });
+}
+
+}  // namespace dsgw::local
