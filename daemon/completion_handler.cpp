@@ -88,13 +88,17 @@ class EventReader {
   const Shutdown& shutdown_;
 };
 
-// Collects a non-streamed answer on the request thread. There is no socket to
-// watch meanwhile, so it runs until its result, the backend's total timeout,
-// or the shutdown cut-off.
+// Collects a non-streamed answer on the request thread. It is cancelled when
+// the client leaves (cancel_source(), from the DisconnectWatch) or at the
+// shutdown cut-off.
 class WholeResponse final : public router::EventSink {
  public:
-  WholeResponse(ResponseIdentity identity, std::stop_token cut_off)
-      : aggregate_(std::move(identity)), cut_off_(std::move(cut_off)) {}
+  WholeResponse(ResponseIdentity identity, const std::stop_token& cut_off)
+      : aggregate_(std::move(identity)),
+        on_cut_off_(cut_off, [source = cancel_] { source.request_stop(); }) {}
+
+  // A handle that cancels this response, safe to use after it is gone.
+  std::stop_source cancel_source() const { return cancel_; }
 
   bool emit(Event event) override {
     std::lock_guard lock(mutex_);
@@ -107,28 +111,29 @@ class WholeResponse final : public router::EventSink {
     } else if (const auto* e = std::get_if<router::Failure>(&event)) {
       error_ = e->error;
     }
-    return !cut_off_.stop_requested();
+    return !cancel_.stop_requested();
   }
-  bool cancelled() const override { return cut_off_.stop_requested(); }
+  bool cancelled() const override { return cancel_.stop_requested(); }
   void on_cancel(std::function<void()> callback) override {
     std::lock_guard lock(mutex_);
-    on_cut_off_.reset();
-    if (callback) on_cut_off_.emplace(cut_off_, std::move(callback));
+    on_cancel_.reset();
+    if (callback) on_cancel_.emplace(cancel_.get_token(), std::move(callback));
   }
 
   void reply(httplib::Response& res) {
     std::lock_guard lock(mutex_);
-    on_cut_off_.reset();
+    on_cancel_.reset();
     if (error_) return reply_error(res, *error_);
-    if (body_.empty()) return reply_error(res, cut_off_.stop_requested() ? shutting_down() : ended_without_result());
+    if (body_.empty()) return reply_error(res, cancel_.stop_requested() ? shutting_down() : ended_without_result());
     reply_json(res, 200, body_);
   }
 
  private:
   std::mutex mutex_;
   CompletionAggregator aggregate_;
-  std::stop_token cut_off_;
-  std::optional<std::stop_callback<std::function<void()>>> on_cut_off_;
+  std::stop_source cancel_;
+  std::stop_callback<std::function<void()>> on_cut_off_;
+  std::optional<std::stop_callback<std::function<void()>>> on_cancel_;
   std::string body_;
   std::optional<Error> error_;
 };
@@ -208,7 +213,13 @@ void CompletionHandler::handle(const httplib::Request& req, httplib::Response& r
 
   if (!stream) {
     WholeResponse whole(identity, shutdown_.cut_off_token());
-    runtime_.pipeline().run(std::move(placement.value()), whole);
+    {
+      auto watching = disconnects_.watch(req, [source = whole.cancel_source()] { source.request_stop(); });
+      runtime_.pipeline().run(std::move(placement.value()), whole);
+    }
+    if (whole.cancelled() && !shutdown_.is_cut_off()) {
+      log::info("request.client_gone").kv("request_id", request_id);
+    }
     return whole.reply(res);
   }
   // Nothing is committed until the first event: a stream that fails before

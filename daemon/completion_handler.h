@@ -2,6 +2,7 @@
 // -> events -> wire, streamed (SSE) or whole.
 #pragma once
 
+#include "daemon/disconnect_watch.h"
 #include "daemon/runtime.h"
 #include "daemon/shutdown.h"
 #include "router/request.h"
@@ -22,6 +23,7 @@ class CompletionHandler {
  private:
   Runtime& runtime_;
   const Shutdown& shutdown_;
+  mutable DisconnectWatch disconnects_;
 };
 
 }  // namespace dsgw::daemon

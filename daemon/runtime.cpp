@@ -13,7 +13,8 @@ std::shared_ptr<backends::Backend> reusable(const config::BackendConfig& wanted,
   if (!previous || wanted.kind != "local") return nullptr;
   const auto& configs = previous->config.backends;
   for (size_t i = 0; i < configs.size(); ++i) {
-    if (configs[i] == wanted) return previous->table->backends[i];
+    // A model that failed to load gets another try.
+    if (configs[i] == wanted && previous->table->backends[i]->health().usable) return previous->table->backends[i];
   }
   return nullptr;
 }

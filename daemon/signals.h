@@ -1,5 +1,6 @@
-// Process signals delivered synchronously to one thread. Construct before any
-// other thread starts, so that every thread inherits the blocked mask.
+// Process signals turned into events for the main thread. Handlers (not a
+// blocked mask) catch them, because libraries may start threads before main()
+// that would otherwise receive SIGTERM with its default action.
 #pragma once
 
 #include <chrono>
@@ -10,7 +11,10 @@ enum class Signal { kNone, kReload, kStop };
 
 class Signals {
  public:
-  Signals();  // blocks SIGHUP, SIGTERM, SIGINT; ignores SIGPIPE
+  Signals();   // installs handlers for SIGHUP, SIGTERM, SIGINT; ignores SIGPIPE
+  ~Signals();  // restores the default handlers
+  Signals(const Signals&) = delete;
+  Signals& operator=(const Signals&) = delete;
 
   // Waits up to `timeout`: kReload on SIGHUP, kStop on SIGTERM/SIGINT,
   // kNone on timeout.

@@ -33,7 +33,7 @@ int run_serve(const std::vector<std::string>& args) {
     (opts.help ? std::cout : std::cerr) << verbs()[0].usage;
     return opts.help ? 0 : 2;
   }
-  const Signals signals;  // before any thread starts
+  const Signals signals;
 
   auto cfg = config::load(opts.values["config"]);
   if (!cfg) {

@@ -186,7 +186,9 @@ std::shared_ptr<httplib::Client> OpenAIBackend::acquire_client() {
   }
   auto client = std::make_shared<httplib::Client>(settings_.base_url.origin());
   client->set_connection_timeout(settings_.connect_timeout);
-  client->set_read_timeout(settings_.total_timeout);
+  // The deadline timer enforces the timeouts; the socket's own read timeout is
+  // only a backstop, set later so that it never wins the race.
+  client->set_read_timeout(settings_.total_timeout + std::chrono::seconds(10));
   client->set_write_timeout(settings_.connect_timeout + std::chrono::seconds(30));
   client->set_keep_alive(true);
   client->set_tcp_nodelay(true);

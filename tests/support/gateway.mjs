@@ -23,13 +23,14 @@ function defaultConfig({ mock }) {
 // Call inside describe(): returns an object whose `mock` and `dsgw` are set once the suite's
 // before() hook ran. options.config(gateway) builds the dsgw config once the mock is up (it may
 // start more upstreams, keep them on `gateway` and hand their teardown to gateway.defer());
-// options.mock goes to startMockUpstream; options.env to the daemon's environment.
-export function useGateway({ mock = {}, config = defaultConfig, env = {} } = {}) {
+// options.mock goes to startMockUpstream; options.env to the daemon's environment;
+// options.startTimeoutMs bounds the daemon's start (local models load first).
+export function useGateway({ mock = {}, config = defaultConfig, env = {}, startTimeoutMs } = {}) {
   const cleanups = [];
   const gateway = { defer: (cleanup) => cleanups.push(cleanup) };
   before(async () => {
     gateway.mock = await startMockUpstream(mock);
-    gateway.dsgw = await startDsgw(await config(gateway), { env });
+    gateway.dsgw = await startDsgw(await config(gateway), { env, startTimeoutMs });
   });
   after(async () => {
     await gateway.dsgw?.stop();

@@ -200,11 +200,13 @@ export class Dsgw {
 
   // Rewrites the config file, sends SIGHUP and returns the resulting config.reloaded or
   // config.reload_failed line.
-  async reload(config) {
+  // `timeoutMs`: a reload that (re)loads local models takes seconds.
+  async reload(config, { timeoutMs = 30000 } = {}) {
     writeConfig(path.dirname(this.configPath), config, path.basename(this.configPath));
     const from = this.logs.length;
     this.signal('SIGHUP');
-    return this.waitForLog((log) => log?.event === 'config.reloaded' || log?.event === 'config.reload_failed', { from });
+    return this.waitForLog((log) => log?.event === 'config.reloaded' || log?.event === 'config.reload_failed',
+                           { from, timeoutMs });
   }
 
   // Teardown: SIGTERM, then SIGKILL if it lingers. Safe to call twice.
@@ -231,7 +233,8 @@ function parseLogLine(line) {
 
 // Starts `dsgw serve --config FILE` and waits for its "server.listening" line.
 // config: TOML text or an object for toToml(). env: added to this process's environment.
-export async function startDsgw(config, { dir = makeTempDir(), env = {} } = {}) {
+// `startTimeoutMs`: local models take seconds to load before dsgw listens.
+export async function startDsgw(config, { dir = makeTempDir(), env = {}, startTimeoutMs = 10000 } = {}) {
   const configPath = writeConfig(dir, config);
   const child = spawn(dsgwBinary(), ['serve', '--config', configPath], {
     env: { ...process.env, ...env },
@@ -239,7 +242,7 @@ export async function startDsgw(config, { dir = makeTempDir(), env = {} } = {}) 
   });
   const dsgw = new Dsgw(child, configPath);
   try {
-    dsgw.listening = await dsgw.waitForLog('server.listening');
+    dsgw.listening = await dsgw.waitForLog('server.listening', { timeoutMs: startTimeoutMs });
   } catch (err) {
     await dsgw.stop();
     throw err;

@@ -45,7 +45,6 @@ LocalBackend::LocalBackend(backends::BackendInfo info, EngineOptions options)
 Status LocalBackend::start_engine() {
   auto tokenizer = Tokenizer::load(options_.model_dir);
   if (!tokenizer) return tokenizer.error();
-  tokenizer_ = std::make_unique<Tokenizer>(std::move(tokenizer.value()));
 
   LoadOptions load;
   load.device = options_.device;
@@ -70,15 +69,17 @@ Status LocalBackend::start_engine() {
   auto cache = model->make_kv_cache(options_.max_batch, slot_tokens);
   if (!cache) return cache.error();
 
-  vocab_limit_ = static_cast<int32_t>(std::min<int64_t>(tokenizer_->vocab_size(), model->vocab_size()));
-  if (auto eos = tokenizer_->eos_id()) end_tokens_.push_back(*eos);
+  vocab_limit_ = static_cast<int32_t>(std::min<int64_t>(tokenizer->vocab_size(), model->vocab_size()));
+  if (auto eos = tokenizer->eos_id()) end_tokens_.push_back(*eos);
   if (auto eos = model->config().eos_token_id) {
     if (std::find(end_tokens_.begin(), end_tokens_.end(), *eos) == end_tokens_.end()) {
       end_tokens_.push_back(static_cast<TokenId>(*eos));
     }
   }
-  bos_ = tokenizer_->bos_id().value_or(tokenizer_->token_to_id(kBosToken).value_or(0));
+  bos_ = tokenizer->bos_id().value_or(tokenizer->token_to_id(kBosToken).value_or(0));
   const std::string description = model->describe();
+  // Both or neither: a backend whose model failed to load has no tokenizer.
+  tokenizer_ = std::make_unique<Tokenizer>(std::move(tokenizer.value()));
   scheduler_ = std::make_unique<Scheduler>(std::move(model.value()), std::move(cache.value()), options_.max_queue,
                                            options_.prefill_chunk);
   const EngineStats s = scheduler_->stats();
@@ -111,6 +112,10 @@ std::optional<EngineStats> LocalBackend::stats() const {
 }
 
 Result<SequenceSpec> LocalBackend::prepare(const router::Request& request) const {
+  if (!scheduler_) {
+    return make_error(ErrorCode::kUnavailable, "backend \"" + info_.name + "\" is not usable: model failed to load: " +
+                                                   load_error_);
+  }
   SequenceSpec spec;
   if (request.endpoint == router::Endpoint::kChat) {
     auto prompt = render_chat_prompt(request.messages);
@@ -145,12 +150,6 @@ Result<SequenceSpec> LocalBackend::prepare(const router::Request& request) const
 }
 
 void LocalBackend::generate(const router::Request& request, router::EventSink& sink) {
-  if (!scheduler_) {
-    sink.emit(router::Failure{make_error(ErrorCode::kUnavailable, "backend \"" + info_.name +
-                                                                      "\" is not usable: model failed to load: " +
-                                                                      load_error_)});
-    return;
-  }
   auto spec = prepare(request);
   if (!spec) {
     sink.emit(router::Failure{spec.error()});

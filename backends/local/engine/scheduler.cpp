@@ -17,6 +17,8 @@ bool more_urgent(const std::shared_ptr<Sequence>& a, const std::shared_ptr<Seque
   return a->arrival < b->arrival;
 }
 
+constexpr double kRateWindowSeconds = 1.0;
+
 bool prefilling(const Sequence& s) { return s.cached < static_cast<int64_t>(s.spec().prompt.size()); }
 
 }  // namespace
@@ -28,6 +30,7 @@ Scheduler::Scheduler(Transformer model, KvCache cache, int max_queue, int prefil
       max_queue_(max_queue),
       prefill_chunk_(std::max(1, prefill_chunk)) {
   for (int s = cache_.slots() - 1; s >= 0; --s) free_slots_.push_back(s);
+  free_slot_count_ = cache_.slots();
   memory_ = model_.memory_usage(&cache_);
   rate_window_start_ = now_seconds();
   thread_ = std::jthread([this](std::stop_token stop) { run(stop); });
@@ -42,7 +45,8 @@ Scheduler::~Scheduler() {
 Status Scheduler::submit(std::shared_ptr<Sequence> sequence) {
   {
     std::lock_guard lock(mutex_);
-    if (waiting_count_ >= max_queue_) {
+    // Only what cannot get a free slot waits: those count against max_queue.
+    if (pending_count_ + 1 - free_slot_count_ > max_queue_) {
       Error e = make_error(ErrorCode::kOverloaded, "the local engine's queue is full (" +
                                                        std::to_string(max_queue_) + " waiting); retry shortly");
       e.retry_after_seconds = 1;
@@ -50,7 +54,7 @@ Status Scheduler::submit(std::shared_ptr<Sequence> sequence) {
     }
     sequence->arrival = arrivals_++;
     inbox_.push_back(std::move(sequence));
-    ++waiting_count_;
+    ++pending_count_;
   }
   wake_.notify_all();
   return Status::ok();
@@ -58,7 +62,10 @@ Status Scheduler::submit(std::shared_ptr<Sequence> sequence) {
 
 EngineStats Scheduler::stats() const {
   std::lock_guard lock(mutex_);
-  return EngineStats{waiting_count_, running_count_, tokens_per_second_, memory_};
+  // A rate is only news while tokens keep coming.
+  const bool idle = now_seconds() - last_step_at_ > kRateWindowSeconds * 2;
+  return EngineStats{std::max(0, pending_count_ - free_slot_count_), running_count_,
+                     idle ? 0.0 : tokens_per_second_, memory_};
 }
 
 void Scheduler::take_submissions(std::vector<std::shared_ptr<Sequence>>& waiting) {
@@ -140,8 +147,9 @@ void Scheduler::decode_step() {
 void Scheduler::record_tokens(int n) {
   rate_window_tokens_ += n;
   const double now = now_seconds();
-  if (now - rate_window_start_ < 1.0) return;
+  if (now - rate_window_start_ < kRateWindowSeconds) return;
   std::lock_guard lock(mutex_);
+  last_step_at_ = now;
   tokens_per_second_ = rate_window_tokens_ / (now - rate_window_start_);
   rate_window_start_ = now;
   rate_window_tokens_ = 0;
@@ -158,7 +166,8 @@ void Scheduler::run(std::stop_token stop) {
     admit(waiting_);
     {
       std::lock_guard lock(mutex_);
-      waiting_count_ = static_cast<int>(waiting_.size() + inbox_.size());
+      pending_count_ = static_cast<int>(waiting_.size() + inbox_.size());
+      free_slot_count_ = static_cast<int>(free_slots_.size());
       running_count_ = static_cast<int>(running_.size());
     }
     if (running_.empty()) continue;

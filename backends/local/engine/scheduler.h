@@ -60,9 +60,11 @@ class Scheduler {
   mutable std::mutex mutex_;
   std::condition_variable_any wake_;
   std::vector<std::shared_ptr<Sequence>> inbox_;
-  int waiting_count_ = 0;
+  int pending_count_ = 0;    // submitted, not yet in a slot
+  int free_slot_count_ = 0;  // as of the engine's last step
   int running_count_ = 0;
   double tokens_per_second_ = 0;
+  double last_step_at_ = 0;  // when tokens_per_second_ was last measured
   MemoryUsage memory_;
 
   // Engine thread only.
