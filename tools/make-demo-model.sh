@@ -25,7 +25,8 @@ python=/usr/bin/python3
 [[ -x $python ]] || python=python3
 "$python" tests/support/make_tiny_model.py --out "$out" --arch qwen2 --dtype bf16 \
   --hidden 128 --layers 2 --heads 4 --kv-heads 2 --intermediate 384 \
-  --vocab 151936 --max-pos 4096 --rope-theta 10000 --seed 1 --sha384sums
+  --vocab 151936 --max-pos 4096 --rope-theta 10000 --seed 1 --sha384sums \
+  --bos 151646 --eos 151643
 cat > "$out/DEMO.txt" <<'TXT'
 dsgw demo model: the real DeepSeek-R1-Distill-Qwen tokenizer with tiny RANDOM
 weights. It shows the local engine working end to end; its output is noise.

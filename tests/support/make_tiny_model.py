@@ -200,9 +200,11 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--sha384sums", action="store_true", help="also write SHA384SUMS (sha384sum format)")
     p.add_argument("--tokenizer-dir", help="copy tokenizer.json and tokenizer_config.json from here")
+    p.add_argument("--bos", type=int, default=1, help="bos_token_id in config.json")
+    p.add_argument("--eos", type=int, default=2, help="eos_token_id in config.json")
     a = p.parse_args(argv)
 
-    a.bos, a.eos, a.rope_scaling = 1, 2, None
+    a.rope_scaling = None
     if a.shape:
         for k, v in SHAPES[a.shape].items():
             setattr(a, k, v)
