@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Local-engine throughput on random weights in the exact R1-Distill-Qwen-1.5B
+# shape: makes the model (~3.5 GB of bf16 safetensors, never in git) if it is
+# missing, builds the benchmark if needed, prints the machine and runs it.
+#
+#   bench/run_engine_bench.sh [bench_engine_throughput options...]
+#     e.g. --dtype bf16 --tokens 32 --threads 2 (see bench/engine_throughput.cpp)
+#
+# Environment: BUILD_DIR (default build-eng, a Release build with libtorch),
+# MODEL_DIR (default $BUILD_DIR/bench-models/r1-distill-qwen-1.5b-bf16).
+# A full run (fp32 and bf16) takes about 5-10 minutes on a 2-core box.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BUILD_DIR=${BUILD_DIR:-build-eng}
+MODEL_DIR=${MODEL_DIR:-$BUILD_DIR/bench-models/r1-distill-qwen-1.5b-bf16}
+BIN=$BUILD_DIR/bench/bench_engine_throughput
+
+if [[ ! -f $MODEL_DIR/model.safetensors || ! -f $MODEL_DIR/config.json ]]; then
+  echo "making random R1-Distill-Qwen-1.5B-shaped weights in $MODEL_DIR (~3.5 GB)..." >&2
+  tmp="$MODEL_DIR.partial"
+  rm -rf "$tmp"
+  mkdir -p "$(dirname "$MODEL_DIR")"
+  /usr/bin/python3 tests/support/make_tiny_model.py --out "$tmp" --shape r1-distill-qwen-1.5b --dtype bf16 >&2
+  rm -rf "$MODEL_DIR"
+  mv "$tmp" "$MODEL_DIR"
+fi
+
+if [[ ! -f $BUILD_DIR/CMakeCache.txt ]]; then
+  cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >&2
+fi
+cmake --build "$BUILD_DIR" -j2 --target bench_engine_throughput >&2
+
+echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo "cpu: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores"
+echo "memory: $(free -g | awk '/^Mem:/ {print $2 " GB total, " $7 " GB available"}')"
+echo "load before: $(uptime | sed 's/.*load average/load average/')"
+echo "command: $BIN $MODEL_DIR $*"
+echo
+"$BIN" "$MODEL_DIR" "$@"
+echo
+echo "load after: $(uptime | sed 's/.*load average/load average/')"
