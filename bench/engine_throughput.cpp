@@ -768,8 +768,19 @@ int main(int argc, char** argv) {
   std::vector<Result> results;
   for (DType d : o.dtypes) results.push_back(run_dtype(o, d));
   const Bandwidth bw_end = read_bandwidth(threads);
-  double bw = std::max(bw_start.gb_s, bw_end.gb_s);
-  for (const auto& r : results) bw = std::max(bw, r.bandwidth.gb_s);
+  // The roofline uses the best measurement that had its cores (>= 90% CPU
+  // share); with other load on a 2-core box the yardstick collapses towards
+  // one core's bandwidth and would flatter a single-threaded engine.
+  constexpr double kFullShare = 0.9;
+  std::vector<Bandwidth> all{bw_start, bw_end};
+  for (const auto& r : results) all.push_back(r.bandwidth);
+  double bw = 0, bw_any = 0;
+  for (const auto& b : all) {
+    bw_any = std::max(bw_any, b.gb_s);
+    if (b.cpu_share >= kFullShare) bw = std::max(bw, b.gb_s);
+  }
+  const bool yardstick_loaded = bw == 0;
+  if (yardstick_loaded) bw = bw_any;
 
   std::printf("gemv kernel %s, %d intra-op threads; %s loads for the bandwidth; %.0f s in all\n",
               dsgw::local::gemv_kernel_name(), threads, load_width(), seconds_since(start));
@@ -780,8 +791,17 @@ int main(int argc, char** argv) {
   for (const auto& r : results)
     std::printf(", %.1f (%.0f%%) before %s decode", r.bandwidth.gb_s, 100 * r.bandwidth.cpu_share,
                 std::string(dsgw::local::dtype_name(r.dtype)).c_str());
-  std::printf(", %.1f (%.0f%%) at end; 1 thread: %.1f GB/s (%.0f%%). Roofline uses the best, %.1f GB/s.\n\n",
-              bw_end.gb_s, 100 * bw_end.cpu_share, bw_one.gb_s, 100 * bw_one.cpu_share, bw);
+  std::printf(
+      ", %.1f (%.0f%%) at end; 1 thread: %.1f GB/s (%.0f%%). Roofline uses the best with >= 90%% CPU "
+      "share, %.1f GB/s.\n",
+      bw_end.gb_s, 100 * bw_end.cpu_share, bw_one.gb_s, 100 * bw_one.cpu_share, bw);
+  if (yardstick_loaded) {
+    std::printf(
+        "WARNING: every bandwidth measurement had < 90%% of its cores (other load): the roofline "
+        "understates this machine and the %% of roofline overstates the engine. Rerun on a quiet "
+        "machine.\n");
+  }
+  std::printf("\n");
 
   // The table: one column per dtype.
   std::printf("| measure |");
@@ -874,6 +894,7 @@ int main(int argc, char** argv) {
   }
   row("target: batch 1 >= 70% of roofline", [&](const Result& r) {
     const double pct = 100 * r.decode_tok_s * r.decode_bytes / (bw * 1e9);
+    if (yardstick_loaded) return fmt("not judged (%.0f%%, yardstick under load)", pct);
     return fmt("%s (%.0f%%)", pct >= 70 ? "met" : "**missed**", pct);
   });
   row("target: 16 streams >= 6x batch 1", [&](const Result& r) {

@@ -7,7 +7,8 @@
 #     e.g. --dtype bf16 --tokens 32 --threads 2 (see bench/engine_throughput.cpp)
 #
 # Environment: BUILD_DIR (default build-eng, a Release build with libtorch),
-# MODEL_DIR (default $BUILD_DIR/bench-models/r1-distill-qwen-1.5b-bf16).
+# MODEL_DIR (default $BUILD_DIR/bench-models/r1-distill-qwen-1.5b-bf16),
+# OMP_WAIT_POLICY (default PASSIVE, as tools/up.sh and the systemd unit run dsgw).
 # A full run (fp32 and bf16) takes about 5-10 minutes on a 2-core box.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +16,7 @@ cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build-eng}
 MODEL_DIR=${MODEL_DIR:-$BUILD_DIR/bench-models/r1-distill-qwen-1.5b-bf16}
 BIN=$BUILD_DIR/bench/bench_engine_throughput
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 
 if [[ ! -f $MODEL_DIR/model.safetensors || ! -f $MODEL_DIR/config.json ]]; then
   echo "making random R1-Distill-Qwen-1.5B-shaped weights in $MODEL_DIR (~3.5 GB)..." >&2
@@ -35,7 +37,7 @@ echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "cpu: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores"
 echo "memory: $(free -g | awk '/^Mem:/ {print $2 " GB total, " $7 " GB available"}')"
 echo "load before: $(uptime | sed 's/.*load average/load average/')"
-echo "command: $BIN $MODEL_DIR $*"
+echo "command: OMP_WAIT_POLICY=$OMP_WAIT_POLICY $BIN $MODEL_DIR $*"
 echo
 "$BIN" "$MODEL_DIR" "$@"
 echo
