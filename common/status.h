@@ -26,6 +26,27 @@ enum class ErrorCode {
   kInternal,               // a bug in dsgw
 };
 
+// The code's stable machine-readable name, as OpenAI-style `error.code` and in
+// logs: invalid_request, invalid_api_key, not_found, ...
+constexpr const char* error_code_name(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kInvalidRequest: return "invalid_request";
+    case ErrorCode::kUnauthenticated: return "invalid_api_key";
+    case ErrorCode::kNotFound: return "not_found";
+    case ErrorCode::kPayloadTooLarge: return "payload_too_large";
+    case ErrorCode::kUnprocessable: return "unprocessable_entity";
+    case ErrorCode::kContextLengthExceeded: return "context_length_exceeded";
+    case ErrorCode::kOverloaded: return "overloaded";
+    case ErrorCode::kUpstreamRateLimited: return "upstream_rate_limited";
+    case ErrorCode::kUpstreamError: return "upstream_error";
+    case ErrorCode::kUnavailable: return "backend_unavailable";
+    case ErrorCode::kTimeout: return "upstream_timeout";
+    case ErrorCode::kCancelled: return "cancelled";
+    case ErrorCode::kInternal: return "internal_error";
+  }
+  return "internal_error";
+}
+
 struct Error {
   ErrorCode code = ErrorCode::kInternal;
   std::string message;

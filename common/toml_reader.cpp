@@ -1,5 +1,7 @@
 #include "common/toml_reader.h"
 
+#include "common/sha256.h"
+
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -70,6 +72,14 @@ std::optional<toml::table> parse_toml(std::string_view text, Diagnostics& diag) 
     }
     return std::nullopt;
   }
+}
+
+std::optional<TomlFile> read_toml_file(Diagnostics& diag) {
+  const auto text = read_config_file(diag.file(), diag);
+  if (!text) return std::nullopt;
+  auto root = parse_toml(*text, diag);
+  if (!root) return std::nullopt;
+  return TomlFile{std::move(*root), sha256_hex(*text).substr(0, 12)};
 }
 
 TableReader::TableReader(const toml::table& table, std::string path, Diagnostics& diag)

@@ -44,6 +44,16 @@ std::optional<std::string> read_config_file(const std::string& path, Diagnostics
 // Parses TOML text read from diag.file(). Syntax errors go into `diag`.
 std::optional<toml::table> parse_toml(std::string_view text, Diagnostics& diag);
 
+// A parsed TOML file and its revision (the first 12 hex digits of the
+// text's SHA-256, as logs and /readyz show it).
+struct TomlFile {
+  toml::table root;
+  std::string revision;
+};
+
+// Reads and parses diag.file(); unreadable files and syntax errors go into `diag`.
+std::optional<TomlFile> read_toml_file(Diagnostics& diag);
+
 class TableReader {
  public:
   TableReader(const toml::table& table, std::string path, Diagnostics& diag);

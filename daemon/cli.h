@@ -29,6 +29,8 @@ std::optional<std::string> parse_options(const std::vector<std::string>& args,
 
 int run_serve(const std::vector<std::string>& args);
 int run_check(const std::vector<std::string>& args);
+int run_policy(const std::vector<std::string>& args);
+int run_route(const std::vector<std::string>& args);
 
 // Every verb, for dispatch and `dsgw --help`.
 const std::vector<Verb>& verbs();

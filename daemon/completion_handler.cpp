@@ -186,29 +186,39 @@ void reply_stream(httplib::Response& res, std::shared_ptr<EventReader> reader, E
 
 }  // namespace
 
-void CompletionHandler::handle(const httplib::Request& req, httplib::Response& res,
-                               router::Endpoint endpoint) const {
-  const std::string request_id = request_id_of(res);
+Result<router::Request> read_request(const httplib::Request& req, router::Endpoint endpoint,
+                                     const std::string& request_id) {
   auto parsed = parse_openai_request(req.body, endpoint);
-  if (!parsed) {
-    log::info("request.rejected").kv("request_id", request_id).kv("error", parsed.error().message);
-    return reply_error(res, parsed.error());
-  }
+  if (!parsed) return parsed.error();
   router::Request request = std::move(parsed.value());
   request.id = request_id;
   request.credential = bearer_token(req);
-  if (Status s = apply_hint_headers(req, request.hints); !s) return reply_error(res, s.error());
+  if (Status s = apply_hint_headers(req, request.hints); !s) return s.error();
+  return request;
+}
+
+void CompletionHandler::handle(const httplib::Request& req, httplib::Response& res,
+                               router::Endpoint endpoint) const {
+  const std::string request_id = request_id_of(res);
+  auto read = read_request(req, endpoint, request_id);
+  if (!read) {
+    log::info("request.rejected").kv("request_id", request_id).kv("error", read.error().message);
+    return reply_error(res, read.error());
+  }
+  router::Request request = std::move(read.value());
   if (shutdown_.draining()) return reply_error(res, shutting_down());
 
   const bool stream = request.stream;
   const bool include_usage = request.include_usage;
   const ResponseIdentity identity = make_identity(request);
-  auto placement = runtime_.pipeline().place(std::move(request), *runtime_.current()->table);
+  auto placement = runtime_.pipeline().place(std::move(request), runtime_.current()->table);
   if (!placement) {
     log::info("request.refused").kv("request_id", request_id).kv("error", placement.error().message);
     return reply_error(res, placement.error());
   }
-  set_header(res, kBackendHeader, placement->backend_name());
+  // The backend may change by failover until the first event: name it after.
+  const router::ServedBy served_by = placement->served_by();
+  set_header(res, kBackendHeader, served_by.name());
   set_header(res, kRuleHeader, placement->rule());
 
   if (!stream) {
@@ -220,6 +230,7 @@ void CompletionHandler::handle(const httplib::Request& req, httplib::Response& r
     if (whole.cancelled() && !shutdown_.is_cut_off()) {
       log::info("request.client_gone").kv("request_id", request_id);
     }
+    set_header(res, kBackendHeader, served_by.name());
     return whole.reply(res);
   }
   // Nothing is committed until the first event: a stream that fails before
@@ -231,6 +242,7 @@ void CompletionHandler::handle(const httplib::Request& req, httplib::Response& r
     log::info("request.client_gone").kv("request_id", request_id);
     return;  // nobody to answer
   }
+  set_header(res, kBackendHeader, served_by.name());
   if (const auto* failure = std::get_if<router::Failure>(&*first)) return reply_error(res, failure->error);
   reply_stream(res, std::move(reader), std::move(*first), identity, include_usage, request_id);
 }

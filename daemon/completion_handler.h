@@ -2,6 +2,9 @@
 // -> events -> wire, streamed (SSE) or whole.
 #pragma once
 
+#include <string>
+
+#include "common/status.h"
 #include "daemon/disconnect_watch.h"
 #include "daemon/runtime.h"
 #include "daemon/shutdown.h"
@@ -13,6 +16,11 @@ struct Response;
 }  // namespace httplib
 
 namespace dsgw::daemon {
+
+// The native Request of an OpenAI-style HTTP request: body, bearer token,
+// X-Dsgw-* hint headers. Errors: kInvalidRequest naming the problem.
+Result<router::Request> read_request(const httplib::Request& req, router::Endpoint endpoint,
+                                     const std::string& request_id);
 
 class CompletionHandler {
  public:

@@ -9,7 +9,6 @@
 #include "backends/local/model/device.h"
 #include "common/toml_reader.h"
 #include "common/net_address.h"
-#include "common/sha256.h"
 
 namespace dsgw::config {
 namespace {
@@ -73,6 +72,30 @@ void read_server(TableReader& t, ServerConfig& s) {
     t.error("workers", "must exceed server.max_inflight (" + std::to_string(s.max_inflight) +
                            ") so that requests over capacity still get a 429");
   }
+  t.finish();
+}
+
+// A path relative to the config file's directory.
+std::string beside(const std::string& config_path, const std::string& path) {
+  if (path.empty() || std::filesystem::path(path).is_absolute()) return path;
+  return (std::filesystem::path(config_path).parent_path() / path).lexically_normal().string();
+}
+
+void read_policy(TableReader& t, const std::string& config_path, PolicyConfig& p) {
+  if (t.require("file", p.file)) {
+    p.file = beside(config_path, p.file);
+    check_readable_file(t, "file", p.file);
+  }
+  if (t.get("tests", p.tests)) {
+    p.tests = beside(config_path, p.tests);
+    check_readable_file(t, "tests", p.tests);
+  }
+  t.finish();
+}
+
+void read_storage(TableReader& t, StorageConfig& s) {
+  if (t.get("state_dir", s.state_dir) && s.state_dir.empty()) t.error("state_dir", "must not be empty");
+  t.get("audit_log", s.audit_log);
   t.finish();
 }
 
@@ -152,17 +175,25 @@ void read_backend(TableReader& t, BackendConfig& b) {
 
 Result<Config> load(const std::string& path) {
   Diagnostics diag(path);
-  const auto text = read_config_file(path, diag);
-  auto root = text ? parse_toml(*text, diag) : std::nullopt;
-  if (!root) return make_error(ErrorCode::kInvalidRequest, diag.joined());
+  auto file = read_toml_file(diag);
+  if (!file) return make_error(ErrorCode::kInvalidRequest, diag.joined());
+  const toml::table* root = &file->root;
 
   Config cfg;
   cfg.path = path;
-  cfg.revision = sha256_hex(*text).substr(0, 12);
+  cfg.revision = file->revision;
   TableReader top(*root, "", diag);
   if (const toml::table* server = top.table("server")) {
     TableReader t(*server, "server", diag);
     read_server(t, cfg.server);
+  }
+  if (const toml::table* policy = top.table("policy")) {
+    TableReader t(*policy, "policy", diag);
+    read_policy(t, path, cfg.policy);
+  }
+  if (const toml::table* storage = top.table("storage")) {
+    TableReader t(*storage, "storage", diag);
+    read_storage(t, cfg.storage);
   }
   const auto keys = top.tables("api_key");
   for (size_t i = 0; i < keys.size(); ++i) {

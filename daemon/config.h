@@ -74,10 +74,30 @@ struct BackendConfig {
   bool operator==(const BackendConfig&) const = default;
 };
 
+// [policy]: the routing policy and its tests. Relative paths are resolved
+// against the directory of the config file. Without a file, a permissive
+// built-in policy applies (backends in config order, no data classes).
+struct PolicyConfig {
+  std::string file;   // e.g. policy.toml
+  std::string tests;  // e.g. policy.tests.toml; run by check and before each reload
+  bool operator==(const PolicyConfig&) const = default;
+};
+
+// [storage]: where dsgw keeps state across restarts (usage ledger, audit log).
+struct StorageConfig {
+  std::string state_dir = "state";  // relative to the working directory
+  bool audit_log = true;            // <state_dir>/decisions.jsonl
+  std::string ledger_path() const { return state_dir + "/usage.sqlite"; }
+  std::string audit_log_path() const { return state_dir + "/decisions.jsonl"; }
+  bool operator==(const StorageConfig&) const = default;
+};
+
 struct Config {
   std::string path;      // the file it was loaded from
   std::string revision;  // first 12 hex digits of the file's SHA-256
   ServerConfig server;
+  PolicyConfig policy;
+  StorageConfig storage;
   std::vector<ApiKeyConfig> api_keys;
   std::vector<BackendConfig> backends;
 };

@@ -5,23 +5,23 @@
 namespace dsgw::daemon {
 
 WireError wire_error(ErrorCode code) {
+  const char* name = error_code_name(code);
   switch (code) {
-    case ErrorCode::kInvalidRequest: return {400, "invalid_request_error", "invalid_request"};
-    case ErrorCode::kUnauthenticated: return {401, "authentication_error", "invalid_api_key"};
-    case ErrorCode::kNotFound: return {404, "invalid_request_error", "not_found"};
-    case ErrorCode::kPayloadTooLarge: return {413, "invalid_request_error", "payload_too_large"};
-    case ErrorCode::kUnprocessable: return {422, "invalid_request_error", "unprocessable_entity"};
-    case ErrorCode::kContextLengthExceeded:
-      return {400, "invalid_request_error", "context_length_exceeded"};
-    case ErrorCode::kOverloaded: return {429, "rate_limit_error", "overloaded"};
-    case ErrorCode::kUpstreamRateLimited: return {429, "rate_limit_error", "upstream_rate_limited"};
-    case ErrorCode::kUpstreamError: return {502, "api_error", "upstream_error"};
-    case ErrorCode::kUnavailable: return {503, "api_error", "backend_unavailable"};
-    case ErrorCode::kTimeout: return {504, "api_error", "upstream_timeout"};
-    case ErrorCode::kCancelled: return {499, "api_error", "cancelled"};
-    case ErrorCode::kInternal: return {500, "api_error", "internal_error"};
+    case ErrorCode::kInvalidRequest: return {400, "invalid_request_error", name};
+    case ErrorCode::kUnauthenticated: return {401, "authentication_error", name};
+    case ErrorCode::kNotFound: return {404, "invalid_request_error", name};
+    case ErrorCode::kPayloadTooLarge: return {413, "invalid_request_error", name};
+    case ErrorCode::kUnprocessable: return {422, "invalid_request_error", name};
+    case ErrorCode::kContextLengthExceeded: return {400, "invalid_request_error", name};
+    case ErrorCode::kOverloaded: return {429, "rate_limit_error", name};
+    case ErrorCode::kUpstreamRateLimited: return {429, "rate_limit_error", name};
+    case ErrorCode::kUpstreamError: return {502, "api_error", name};
+    case ErrorCode::kUnavailable: return {503, "api_error", name};
+    case ErrorCode::kTimeout: return {504, "api_error", name};
+    case ErrorCode::kCancelled: return {499, "api_error", name};
+    case ErrorCode::kInternal: return {500, "api_error", name};
   }
-  return {500, "api_error", "internal_error"};
+  return {500, "api_error", name};
 }
 
 std::string error_body(const Error& error) {

@@ -11,6 +11,7 @@
 #include "daemon/error_mapping.h"
 #include "daemon/http_replies.h"
 #include "daemon/open_sockets.h"
+#include "daemon/route_handlers.h"
 #ifdef DSGW_WITH_LOCAL_ENGINE
 #include "daemon/tokenize_handlers.h"
 #endif
@@ -136,6 +137,12 @@ void HttpServer::install_routes() {
     handle_detokenize(*runtime_.current(), req, res);
   });
 #endif
+  s.Post("/v1/route/explain", [this](const httplib::Request& req, httplib::Response& res) {
+    handle_route_explain(runtime_, req, res);
+  });
+  s.Post("/admin/reload", [this](const httplib::Request& req, httplib::Response& res) {
+    handle_admin_reload(runtime_, req, res);
+  });
   s.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
     reply_json(res, 200, R"({"status":"ok"})");
   });

@@ -5,6 +5,7 @@
 #include "daemon/backend_factory.h"
 #include "daemon/cli.h"
 #include "daemon/config.h"
+#include "daemon/runtime.h"
 
 namespace dsgw::daemon {
 namespace {
@@ -39,9 +40,15 @@ int run_check(const std::vector<std::string>& args) {
     std::cerr << cfg.error().message << "\n";
     return 1;
   }
+  // The policy, checked against the backends, with its tests run.
+  int problems = 0;
+  auto policy = load_checked_policy(*cfg);
+  if (!policy) {
+    std::cerr << policy.error().message << "\n";
+    ++problems;
+  }
   // What serve would do next: resolve secrets and build each remote backend
   // (local ones would load their models, which check does not do).
-  int problems = 0;
   for (const auto& b : cfg->backends) {
     if (b.kind == "local") {
       if (auto missing = missing_model_file(b.local.model_dir)) {
@@ -58,7 +65,9 @@ int run_check(const std::vector<std::string>& args) {
     }
   }
   if (problems) return 1;
-  std::cout << path << ": OK (" << cfg->backends.size() << " backends, revision " << cfg->revision << ")\n";
+  std::cout << path << ": OK (" << cfg->backends.size() << " backends, revision " << cfg->revision << "; policy "
+            << (cfg->policy.file.empty() ? std::string("built-in") : cfg->policy.file) << ", revision "
+            << policy.value()->revision << ")\n";
   return 0;
 }
 

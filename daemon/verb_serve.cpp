@@ -3,6 +3,7 @@
 
 #include "common/log.h"
 #include "daemon/cli.h"
+#include "daemon/config_watch.h"
 #include "daemon/http_server.h"
 #include "daemon/runtime.h"
 #include "daemon/signals.h"
@@ -14,7 +15,9 @@ namespace {
 void reload(Runtime& runtime) {
   sd_notify("RELOADING=1");
   if (Status s = runtime.reload(); s) {
-    log::info("config.reloaded").kv("revision", runtime.current()->config.revision);
+    log::info("config.reloaded")
+        .kv("revision", runtime.current()->config.revision)
+        .kv("policy_revision", runtime.current()->table->policy->revision);
   } else {
     log::error("config.reload_failed").kv("error", s.error().message);
   }
@@ -43,13 +46,13 @@ int run_serve(const std::vector<std::string>& args) {
   log::Level level;
   if (log::parse_level(cfg->server.log_level, &level)) log::set_level(level);
   const config::ServerConfig server_settings = cfg->server;
-  auto live = build_live_config(std::move(cfg.value()));
-  if (!live) {
-    log::error("config.invalid").kv("error", live.error().message);
+  auto started = Runtime::start(std::move(cfg.value()));
+  if (!started) {
+    log::error("config.invalid").kv("error", started.error().message);
     return 1;
   }
-
-  Runtime runtime(std::move(live.value()));
+  Runtime& runtime = *started.value();
+  ConfigWatch watch(runtime.current()->config);
   HttpServer http(runtime, server_settings);
   auto port = http.bind();
   if (!port) {
@@ -61,6 +64,7 @@ int run_serve(const std::vector<std::string>& args) {
       .kv("host", server_settings.host)
       .kv("port", port.value())
       .kv("revision", runtime.current()->config.revision)
+      .kv("policy_revision", runtime.current()->table->policy->revision)
       .kv("backends", runtime.current()->table->backends.size());
   sd_notify("READY=1");
 
@@ -69,7 +73,10 @@ int run_serve(const std::vector<std::string>& args) {
   for (;;) {
     const Signal sig = signals.wait(tick);
     if (sig == Signal::kStop) break;
-    if (sig == Signal::kReload) reload(runtime);
+    if (sig == Signal::kReload || watch.changed()) {
+      reload(runtime);
+      watch.reset(runtime.current()->config);
+    }
     if (watchdog) sd_notify("WATCHDOG=1");
   }
 

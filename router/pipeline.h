@@ -1,52 +1,85 @@
 // Every request, from any front door, goes through the same stages:
-//   authenticate -> decide -> dispatch -> account
-// place() runs the first two and reserves a place in flight; then either
+//   authenticate -> classify -> decide -> dispatch -> account
+// place() runs the first three and reserves a place in flight; then either
 // start() runs the generation on a worker thread (events arrive on a channel),
 // or run() runs it on the caller's thread straight into the caller's sink.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
 
 #include "common/status.h"
 #include "router/admission.h"
+#include "router/audit_log.h"
 #include "router/event_channel.h"
 #include "router/request.h"
+#include "router/route.h"
 #include "router/routing_table.h"
+#include "router/usage_ledger.h"
 #include "router/worker_pool.h"
 
 namespace dsgw::router {
+
+// Which backend is answering a placed request: the first candidate until a
+// failover moves it. Safe to read from the front door's thread.
+class ServedBy {
+ public:
+  ServedBy(std::shared_ptr<const RoutingTable> table, int first)
+      : table_(std::move(table)), index_(std::make_shared<std::atomic<int>>(first)) {}
+  std::string name() const { return table_->backends[static_cast<size_t>(index_->load())]->info().name; }
+  std::atomic<int>& index() const { return *index_; }
+
+ private:
+  std::shared_ptr<const RoutingTable> table_;
+  std::shared_ptr<std::atomic<int>> index_;
+};
 
 // A request that passed authentication and routing, holding its place in
 // flight until it has run.
 class Placement {
  public:
-  const std::string& backend_name() const { return backend_->info().name; }
-  const std::string& rule() const { return rule_; }
   const Request& request() const { return request_; }
-  backends::Backend& backend() const { return *backend_; }
+  const Route& route() const { return route_; }
+  const RoutingTable& table() const { return *table_; }
+  // X-Dsgw-Rule: the rule that decided where it runs.
+  std::string rule() const { return std::string(route_.decision.rule_id(*table_->policy)); }
+  // X-Dsgw-Backend, as it stands now.
+  const ServedBy& served_by() const { return served_by_; }
 
  private:
   friend class Pipeline;
-  Placement(Request request, std::shared_ptr<backends::Backend> backend, std::string rule,
-            Admission::Permit permit)
-      : request_(std::move(request)), backend_(std::move(backend)), rule_(std::move(rule)),
-        permit_(std::move(permit)) {}
+  Placement(Request request, std::shared_ptr<const RoutingTable> table, Route route, Admission::Permit permit)
+      : request_(std::move(request)), table_(table), route_(std::move(route)), permit_(std::move(permit)),
+        served_by_(std::move(table), route_.decision.order.front()) {}
 
   Request request_;
-  std::shared_ptr<backends::Backend> backend_;  // kept alive across reloads
-  std::string rule_;
+  std::shared_ptr<const RoutingTable> table_;  // keeps backends alive across reloads
+  Route route_;
   Admission::Permit permit_;
+  ServedBy served_by_;
+};
+
+// What outlives a config: where usage and decisions are recorded. Either may
+// be null (no budgets, no audit log).
+struct Recorders {
+  UsageLedger* ledger = nullptr;
+  AuditLog* audit = nullptr;
 };
 
 class Pipeline {
  public:
   // `max_inflight` generations at once; more are refused with kOverloaded.
-  explicit Pipeline(int max_inflight);
+  explicit Pipeline(int max_inflight, Recorders recorders = {});
 
-  // Authenticates (sets the tenant) and decides where the request runs.
-  // Errors: kUnauthenticated, kNotFound, kUnavailable, kOverloaded.
-  Result<Placement> place(Request request, const RoutingTable& table);
+  // Authenticates (sets the tenant), classifies and decides where the request
+  // runs. Errors: kUnauthenticated, kInvalidRequest (bad hints), kNotFound,
+  // kUnavailable (nothing allowed may run it), kOverloaded (capacity, or
+  // subcode budget_exceeded).
+  Result<Placement> place(Request request, std::shared_ptr<const RoutingTable> table);
+
+  // The decision place() would make, without running or admitting anything.
+  Result<Route> explain(Request request, const RoutingTable& table) const;
 
   // Runs on a worker thread; the events arrive on the returned channel.
   std::shared_ptr<EventChannel> start(Placement placement);
@@ -56,6 +89,9 @@ class Pipeline {
   int in_flight() const { return admission_.in_flight(); }
 
  private:
+  void execute(const Placement& placement, EventSink& sink) const;
+
+  Recorders recorders_;
   Admission admission_;
   WorkerPool workers_;  // destroyed first: joins generations still running
 };

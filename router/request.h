@@ -55,6 +55,7 @@ struct Request {
   RouteHints hints;
   std::string credential;  // bearer token as presented; cleared once authenticated
   std::string tenant;      // set by authentication
+  std::string device;      // MQTT device id; empty for HTTP
   // JSON object text of the top-level fields dsgw does not interpret
   // (tools, tool_choice, response_format, logprobs, ...). "{}" when none.
   std::string passthrough_json = "{}";

@@ -8,12 +8,16 @@
 #include <vector>
 
 #include "backends/backend.h"
+#include "policies/policy.h"
 #include "router/authenticator.h"
+#include "router/backend_stats.h"
 
 namespace dsgw::router {
 
 struct RoutingTable {
   std::vector<std::shared_ptr<backends::Backend>> backends;  // config order
+  std::vector<std::shared_ptr<BackendStats>> stats;          // same index; outlive reloads
+  std::shared_ptr<const policies::Policy> policy;            // backend indices as above
   Authenticator authenticator;
   std::string revision;  // identifies the config the table was built from
 

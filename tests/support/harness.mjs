@@ -236,7 +236,9 @@ function parseLogLine(line) {
 // `startTimeoutMs`: local models take seconds to load before dsgw listens.
 export async function startDsgw(config, { dir = makeTempDir(), env = {}, startTimeoutMs = 10000 } = {}) {
   const configPath = writeConfig(dir, config);
+  // In `dir`, so that the default [storage] state_dir ("state") is the test's own.
   const child = spawn(dsgwBinary(), ['serve', '--config', configPath], {
+    cwd: dir,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -5,10 +5,11 @@
 #include <dlfcn.h>
 
 #include <algorithm>
-#include <atomic>
+#include <array>
 #include <vector>
 
 #include "backends/local/model/gemv.h"
+#include "backends/local/model/parallel_blocks.h"
 
 namespace dsgw::local {
 namespace {
@@ -16,25 +17,6 @@ namespace {
 // Output rows per block when widening bf16 weights for a matmul: 256 rows of
 // a 1536-wide matrix are 1.5 MB in fp32, which stays in L2/L3.
 constexpr std::int64_t kWidenBlockElements = 256 * 1536;
-
-// Runs fn(block) for blocks [0, blocks) on the intra-op threads, handing out
-// blocks one at a time: a thread the OS preempts (the gateway's other threads
-// share these cores) takes fewer blocks instead of stalling the whole op.
-template <class Fn>
-void parallel_blocks(std::int64_t blocks, const Fn& fn) {
-  const std::int64_t threads = std::min<std::int64_t>(std::max(1, at::get_num_threads()), blocks);
-  if (threads <= 1 || at::in_parallel_region()) {
-    for (std::int64_t b = 0; b < blocks; ++b) fn(b);
-    return;
-  }
-  std::atomic<std::int64_t> next{0};
-  at::parallel_for(0, threads, 1, [&](std::int64_t, std::int64_t) {
-    for (std::int64_t b = next.fetch_add(1, std::memory_order_relaxed); b < blocks;
-         b = next.fetch_add(1, std::memory_order_relaxed)) {
-      fn(b);
-    }
-  });
-}
 
 }  // namespace
 
@@ -46,7 +28,7 @@ void set_cpu_threads(int threads) {
   if (auto* set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) set(1);
 }
 
-void Linear::set_gemv_max_rows(int rows) { gemv_max_rows_ = std::clamp(rows, 0, kGemvMaxBatch); }
+void Linear::set_gemv_max_rows(int rows) { gemv_max_rows_ = std::clamp(rows, 0, kMaxGemvRows); }
 
 void Linear::forward(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias, at::Tensor& y) {
   if (x.is_cuda()) {
@@ -63,25 +45,37 @@ void Linear::forward(const at::Tensor& x, const at::Tensor& w, const at::Tensor&
 }
 
 void Linear::gemv(const at::Tensor& x, const at::Tensor& w, at::Tensor& y) {
-  GemvArgs a;
-  a.w = w.data_ptr();
-  a.bf16 = w.scalar_type() == at::kBFloat16;
-  a.in = w.size(1);
-  a.x = x.data_ptr<float>();
-  a.x_stride = x.stride(0);
-  a.y = y.data_ptr<float>();
-  a.y_stride = y.stride(0);
-  a.batch = static_cast<int>(x.size(0));  // <= kGemvMaxBatch
-  a.call_id = next_gemv_call_id();
+  // Up to kGemvMaxBatch rows per kernel call; more rows run as several calls
+  // on each block of weights while it is still in cache, so the weights are
+  // read from memory once per product.
+  const std::int64_t rows = x.size(0);
+  const int chunks = static_cast<int>((rows + kGemvMaxBatch - 1) / kGemvMaxBatch);
+  std::array<GemvArgs, kMaxGemvRows / kGemvMaxBatch> args;
+  for (int c = 0; c < chunks; ++c) {
+    GemvArgs& a = args[static_cast<size_t>(c)];
+    const std::int64_t first = std::int64_t{c} * kGemvMaxBatch;
+    a.w = w.data_ptr();
+    a.bf16 = w.scalar_type() == at::kBFloat16;
+    a.in = w.size(1);
+    a.x = x.data_ptr<float>() + first * x.stride(0);
+    a.x_stride = x.stride(0);
+    a.y = y.data_ptr<float>() + first * y.stride(0);
+    a.y_stride = y.stride(0);
+    a.batch = static_cast<int>(std::min<std::int64_t>(kGemvMaxBatch, rows - first));
+    a.call_id = next_gemv_call_id();
+  }
   const std::int64_t out = w.size(0);
+  const std::int64_t in = w.size(1);
   // Blocks of output rows: about 256 KB of weights each (even row counts for
   // the two-row kernels), at least 8 blocks per thread for balance.
   const std::int64_t threads = std::max(1, at::get_num_threads());
-  std::int64_t block = std::max<std::int64_t>(2, (std::int64_t{256} << 10) / (a.in * w.element_size()));
+  std::int64_t block = std::max<std::int64_t>(2, (std::int64_t{256} << 10) / (in * w.element_size()));
   block = std::min(block, std::max<std::int64_t>(2, out / (8 * threads)));
   block += block & 1;
   const std::int64_t blocks = (out + block - 1) / block;
-  parallel_blocks(blocks, [&](std::int64_t b) { gemv_rows(a, b * block, std::min(out, (b + 1) * block)); });
+  parallel_blocks(blocks, [&](std::int64_t b) {
+    for (int c = 0; c < chunks; ++c) gemv_rows(args[static_cast<size_t>(c)], b * block, std::min(out, (b + 1) * block));
+  });
 }
 
 void Linear::blocked_mm(const at::Tensor& x, const at::Tensor& w, at::Tensor& y) {

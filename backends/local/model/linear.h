@@ -1,6 +1,6 @@
 // y = x W^T (+ bias): the one place that picks the matmul primitive.
-//   CPU, few rows (decode): our gemv kernels (fp32 or bf16 weights, fp32 x),
-//     over blocks of output rows handed out to the intra-op threads;
+//   CPU, up to 16 rows (decode): our gemv kernels (fp32 or bf16 weights,
+//     fp32 x), over blocks of output rows handed out to the intra-op threads;
 //   CPU, many rows (prefill): W in blocks of output rows spread over the
 //     intra-op threads, each block (widened to fp32 in a per-thread scratch
 //     buffer when W is bf16, so activations stay fp32) multiplied with one
@@ -20,6 +20,9 @@ void set_cpu_threads(int threads);
 
 class Linear {
  public:
+  // The most rows the gemv kernels take (in calls of up to kGemvMaxBatch).
+  static constexpr int kMaxGemvRows = 16;
+
   // x: [rows, in] contiguous; w: [out, in]; bias: [out] or undefined.
   // Writes y: [rows, out] contiguous, allocated by the caller.
   void forward(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias, at::Tensor& y);
@@ -31,7 +34,7 @@ class Linear {
   void gemv(const at::Tensor& x, const at::Tensor& w, at::Tensor& y);
   void blocked_mm(const at::Tensor& x, const at::Tensor& w, at::Tensor& y);
 
-  int gemv_max_rows_ = 8;
+  int gemv_max_rows_ = kMaxGemvRows;
 };
 
 }  // namespace dsgw::local

@@ -6,12 +6,15 @@
 #include <stdexcept>
 
 #include "common/sha256.h"
+#include "policies/policy.h"
 #include "tests/unit/router/fake_backend.h"
 #include "tests/unit/test_util.h"
 
 using namespace std::chrono_literals;
 using dsgw::ErrorCode;
 using dsgw::router::Authenticator;
+using dsgw::router::BackendStats;
+using dsgw::router::CircuitBreaker;
 using dsgw::router::Delta;
 using dsgw::router::Event;
 using dsgw::router::EventChannel;
@@ -28,12 +31,24 @@ using dsgw::test::make_fake;
 
 namespace {
 
-RoutingTable table_of(std::vector<std::shared_ptr<dsgw::backends::Backend>> backends,
-                      Authenticator auth = Authenticator()) {
-  RoutingTable t;
-  t.backends = std::move(backends);
-  t.authenticator = std::move(auth);
-  t.revision = "test";
+// A table over `backends` with the permissive policy (one class that may go
+// anywhere, no rules, config order: the first usable backend serving the
+// model wins) and fresh stats.
+// A table under the permissive policy; `max_attempts` > 1 lets it fail over.
+std::shared_ptr<const RoutingTable> table_of(std::vector<std::shared_ptr<dsgw::backends::Backend>> backends,
+                                             Authenticator auth = Authenticator(), int max_attempts = 1) {
+  auto t = std::make_shared<RoutingTable>();
+  std::vector<dsgw::policies::BackendFacts> facts;
+  for (const auto& b : backends) {
+    facts.push_back({b->info().name, b->info().jurisdiction, b->info().models});
+    t->stats.push_back(std::make_shared<BackendStats>(CircuitBreaker::Options{}));
+  }
+  auto policy = dsgw::policies::permissive_policy(facts);
+  policy.dispatch.max_attempts = max_attempts;
+  t->policy = std::make_shared<const dsgw::policies::Policy>(std::move(policy));
+  t->backends = std::move(backends);
+  t->authenticator = std::move(auth);
+  t->revision = "test";
   return t;
 }
 
@@ -103,8 +118,8 @@ TEST_CASE("Pipeline::place routes by model; start streams the backend's events t
   const auto table = table_of({backend});
   auto p = pipeline.place(request_for("m1"), table);
   REQUIRE(p.has_value());
-  CHECK(p->backend_name() == "edge");
-  CHECK(p->rule() == "model:m1");
+  CHECK(p->served_by().name() == "edge");
+  CHECK(p->rule() == "default");  // the permissive policy has no rules
   CHECK(pipeline.in_flight() == 1);  // the placement holds its place
 
   auto channel = pipeline.start(std::move(p.value()));
@@ -205,6 +220,7 @@ TEST_CASE("Pipeline::place answers kUnavailable naming the reasons when no backe
   auto p = pipeline.place(request_for("m1"), table_of({a, b}));
   REQUIRE_FALSE(p.has_value());
   CHECK(p.error().code == ErrorCode::kUnavailable);
+  CHECK(p.error().subcode.empty());  // backend_unavailable: broken, not forbidden
   CHECK(contains(p.error().message, "web"));
   CHECK(contains(p.error().message, "DEEPSEEK_API_KEY is not set"));
   CHECK(contains(p.error().message, "edge"));
@@ -221,10 +237,27 @@ TEST_CASE("Pipeline::place picks the first usable backend serving the model, in 
   const auto table = table_of({down, other, first, second});
   auto p = pipeline.place(request_for("m1"), table);
   REQUIRE(p.has_value());
-  CHECK(p->backend_name() == "first");
+  CHECK(p->served_by().name() == "first");
   drain(*pipeline.start(std::move(p.value())));
   CHECK(first->calls() == 1);
   CHECK(second->calls() + down->calls() + other->calls() == 0);
+}
+
+TEST_CASE("Pipeline fails over before the first event; served_by then names the backend that answered") {
+  auto broken = make_fake("broken", {"m1"});
+  broken->set_generate([](const Request&, EventSink& sink) {
+    sink.emit(Failure{dsgw::make_error(ErrorCode::kUpstreamError, "502 from upstream")});
+  });
+  auto good = make_fake("good", {"m1"});
+  Pipeline pipeline(2);
+  auto p = pipeline.place(request_for("m1"), table_of({broken, good}, Authenticator(), 2));
+  REQUIRE(p.has_value());
+  CHECK(p->served_by().name() == "broken");  // the first candidate, until it fails
+  const auto served_by = p->served_by();     // a copy shares the index
+  check_hello_then_stop(run_here(pipeline, std::move(p.value())), "good");
+  CHECK(served_by.name() == "good");
+  CHECK(broken->calls() == 1);
+  CHECK(good->calls() == 1);
 }
 
 TEST_CASE("Pipeline refuses with kOverloaded and Retry-After while at capacity, and admits again after") {

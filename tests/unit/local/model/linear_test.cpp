@@ -3,9 +3,18 @@
 #include "backends/local/model/linear.h"
 
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <chrono>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <vector>
+
 #include "backends/local/model/gemv.h"
+#include "backends/local/model/parallel_blocks.h"
 
 namespace dsgw::local {
 namespace {
@@ -37,7 +46,7 @@ TEST_CASE("gemv kernels: every kernel this CPU has, every batch size, odd shapes
     ++kernels;
     CAPTURE(kernel);
     for (auto wtype : {at::kFloat, at::kBFloat16}) {
-      for (std::int64_t rows = 1; rows <= 8; ++rows) {
+      for (std::int64_t rows = 1; rows <= Linear::kMaxGemvRows; ++rows) {  // > 8: several kernel calls
         check_linear(rows, 37, 19, wtype, false);   // tails only
         check_linear(rows, 130, 64, wtype, true);   // full vectors
         check_linear(rows, 1, 97, wtype, false);    // one output row
@@ -53,7 +62,7 @@ TEST_CASE("gemv kernels: every kernel this CPU has, every batch size, odd shapes
 
 TEST_CASE("matmul paths for many rows") {
   for (auto wtype : {at::kFloat, at::kBFloat16}) {
-    check_linear(9, 37, 19, wtype, true);
+    check_linear(17, 37, 19, wtype, true);
     check_linear(33, 700, 70, wtype, false);  // bf16: several widened blocks
     check_linear(64, 5000, 96, wtype, true);
   }
@@ -86,3 +95,21 @@ TEST_CASE("gemv can be limited to one row") {
 
 }  // namespace
 }  // namespace dsgw::local
+
+TEST_CASE("parallel_blocks runs every block once, spread over the intra-op threads") {
+  const int saved = at::get_num_threads();
+  at::set_num_threads(2);
+  std::mutex mutex;
+  std::set<std::thread::id> threads;
+  std::vector<int> runs(64, 0);
+  dsgw::local::parallel_blocks(64, [&](std::int64_t b) {
+    // Long enough that one thread cannot take every block before the other starts.
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    std::lock_guard lock(mutex);
+    threads.insert(std::this_thread::get_id());
+    ++runs[static_cast<size_t>(b)];
+  });
+  at::set_num_threads(saved);
+  CHECK(std::all_of(runs.begin(), runs.end(), [](int n) { return n == 1; }));
+  CHECK(threads.size() == 2);
+}

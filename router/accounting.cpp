@@ -1,0 +1,98 @@
+#include "router/accounting.h"
+
+#include <chrono>
+
+#include "common/log.h"
+#include "policies/explain.h"
+#include "router/pipeline.h"
+
+namespace dsgw::router {
+namespace {
+
+int64_t unix_ms(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
+nlohmann::json audit_line(const Request& request, const RoutingTable& table, const Route& route) {
+  nlohmann::json line = {{"ts_ms", unix_ms(std::chrono::system_clock::now())},
+                         {"request_id", request.id},
+                         {"tenant", request.tenant},
+                         {"model", request.model}};
+  if (!request.device.empty()) line["device"] = request.device;
+  line.update(policies::audit_json(*table.policy, route.decision));
+  line["config_revision"] = table.revision;
+  return line;
+}
+
+}  // namespace
+
+double actual_cost_usd(const RoutingTable& table, const DispatchResult& result,
+                       std::chrono::system_clock::time_point at) {
+  if (result.served < 0) return 0;
+  const auto& pricing = table.policy->backends[static_cast<size_t>(result.served)].pricing;
+  const Usage& u = result.usage;
+  return policies::cost_usd(pricing, {u.prompt_tokens, u.cached_prompt_tokens, u.completion_tokens},
+                            result.busy_seconds, at);
+}
+
+void account(const Recorders& recorders, const Request& request, const RoutingTable& table, const Route& route,
+             const DispatchResult& result) {
+  const auto now = std::chrono::system_clock::now();
+  const double cost = actual_cost_usd(table, result, now);
+  const std::string backend = result.served >= 0 ? table.backends[static_cast<size_t>(result.served)]->info().name : "";
+  {
+    using std::chrono::duration_cast;
+    using std::chrono::milliseconds;
+    auto line = log::info("request.done");
+    line.kv("request_id", request.id)
+        .kv("tenant", request.tenant)
+        .kv("backend", backend.empty() ? std::string("none") : backend)
+        .kv("rule", std::string(route.decision.rule_id(*table.policy)))
+        .kv("data_class", table.policy->classes[static_cast<size_t>(route.decision.data_class)].name)
+        .kv("model", request.model)
+        .kv("stream", request.stream)
+        .kv("outcome", result.outcome)
+        .kv("attempts", static_cast<int64_t>(result.attempts.size()))
+        .kv("prompt_tokens", result.usage.prompt_tokens)
+        .kv("completion_tokens", result.usage.completion_tokens)
+        .kv("cached_prompt_tokens", result.usage.cached_prompt_tokens)
+        .kv("cost_usd", cost)
+        .kv("duration_ms", static_cast<int64_t>(
+                               duration_cast<milliseconds>(std::chrono::steady_clock::now() - request.received_at).count()));
+    if (result.ttft_ms) line.kv("ttft_ms", static_cast<int64_t>(*result.ttft_ms));
+    if (result.error) line.kv("error", result.error->message);
+  }
+  if (recorders.ledger && result.served >= 0) {
+    LedgerEntry entry{request.id, route.budget_tenant, backend, request.model, now,
+                      result.usage.prompt_tokens, result.usage.cached_prompt_tokens, result.usage.completion_tokens,
+                      cost, result.outcome};
+    if (Status s = recorders.ledger->record(entry); !s) {
+      log::error("ledger.write_failed").kv("request_id", request.id).kv("error", s.error().message);
+    }
+  }
+  if (recorders.audit) {
+    nlohmann::json line = audit_line(request, table, route);
+    nlohmann::json attempts = nlohmann::json::array();
+    for (const auto& a : result.attempts) {
+      attempts.push_back({{"backend", table.backends[static_cast<size_t>(a.backend)]->info().name}, {"outcome", a.outcome}});
+    }
+    line["attempts"] = std::move(attempts);
+    line["backend"] = backend.empty() ? nlohmann::json(nullptr) : nlohmann::json(backend);
+    line["outcome"] = result.outcome;
+    line["cost_usd"] = cost;
+    line["prompt_tokens"] = result.usage.prompt_tokens;
+    line["completion_tokens"] = result.usage.completion_tokens;
+    recorders.audit->write(line);
+  }
+}
+
+void account_refusal(const Recorders& recorders, const Request& request, const RoutingTable& table,
+                     const Route& route, std::string_view outcome) {
+  if (!recorders.audit) return;
+  nlohmann::json line = audit_line(request, table, route);
+  line["backend"] = nullptr;
+  line["outcome"] = "refused:" + std::string(outcome);
+  recorders.audit->write(line);
+}
+
+}  // namespace dsgw::router

@@ -1,0 +1,123 @@
+// The usage ledger: an SQLite file in the daemon's state directory with one row
+// per finished request (tokens and cost per tenant, never prompt text), so that
+// per-tenant budgets (per UTC day and month) hold across restarts.
+//
+// Threads: any thread may call record(), spend() and totals_since(). The
+// in-memory totals and the write connection each sit behind their own mutex;
+// spend() touches only memory, so an INSERT never delays a budget check.
+// totals_since() reads through a second connection (WAL lets it run beside
+// writes).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/status.h"
+#include "router/sqlite.h"
+
+namespace dsgw::router {
+
+struct LedgerEntry {
+  std::string request_id, tenant, backend, model;
+  std::chrono::system_clock::time_point at;  // when the request ended
+  int64_t prompt_tokens = 0, cached_prompt_tokens = 0, completion_tokens = 0;
+  double cost_usd = 0;
+  std::string outcome;  // "stop", "length", "error", "cancelled", ...
+};
+
+// tokens = prompt + completion (cached prompt tokens are part of the prompt's).
+struct Spend {
+  double usd = 0;
+  int64_t tokens = 0;
+};
+
+struct TenantSpend {
+  Spend today;       // the UTC calendar day of `now`
+  Spend this_month;  // the UTC calendar month of `now`
+};
+
+class UsageLedger {
+ public:
+  static constexpr int kSchemaVersion = 1;
+  static constexpr int kBusyTimeoutMs = 5000;
+
+  // Opens or creates the SQLite file (creating parent directories), sets WAL
+  // mode and synchronous=NORMAL, creates/migrates the schema (user_version),
+  // and loads the day and month totals per tenant into memory. Errors
+  // (unwritable directory, not an SQLite file, corrupt, newer schema) name the
+  // path and carry SQLite's message.
+  static Result<std::unique_ptr<UsageLedger>> open(const std::string& path);
+  // As above with the clock injected: the totals loaded are those for the UTC
+  // day and month of `now` (and the day before, for clock skew at midnight).
+  static Result<std::unique_ptr<UsageLedger>> open(const std::string& path,
+                                                   std::chrono::system_clock::time_point now);
+  ~UsageLedger();
+  UsageLedger(const UsageLedger&) = delete;
+  UsageLedger& operator=(const UsageLedger&) = delete;
+
+  // Appends the entry (one prepared INSERT) and adds it to the in-memory
+  // totals of the UTC day and month of `entry.at`. The totals count it even
+  // when the INSERT fails (the tokens were spent); the Error says why the row
+  // was not written. Thread-safe.
+  Status record(const LedgerEntry& entry);
+
+  // From memory, no SQL. Rolls over at UTC day and month boundaries: a day or
+  // month with nothing recorded reads as zero. `now` is meant to be the
+  // current time: memory keeps whole totals only for recent buckets (from the
+  // day before open() and its month on; per tenant, the 3 newest days and
+  // months). For an older `now` the figures read zero, never partial; ask
+  // totals_since() about the past.
+  TenantSpend spend(const std::string& tenant, std::chrono::system_clock::time_point now) const;
+
+  // Totals per tenant and backend for rows with at >= `since`, from SQL,
+  // ordered by tenant then backend. On an SQL error: logs it, returns {}.
+  struct Row {
+    std::string tenant, backend;
+    int64_t requests;
+    int64_t prompt_tokens, cached_prompt_tokens, completion_tokens;
+    double cost_usd;
+  };
+  std::vector<Row> totals_since(std::chrono::system_clock::time_point since) const;
+
+  const std::string& path() const { return path_; }
+
+ private:
+  // Per tenant: a few recent buckets, keyed by days since the epoch and by
+  // months since year 0. A bucket is complete for every key >= its floor:
+  // entries older than the floor count in SQL only, not in memory.
+  struct TenantBuckets {
+    std::map<int64_t, Spend> days;
+    std::map<int64_t, Spend> months;
+    int64_t day_floor = 0;
+    int64_t month_floor = 0;
+  };
+  static constexpr size_t kBucketsKept = 3;
+
+  UsageLedger(std::string path, sqlite::Db writer, sqlite::Statement insert, sqlite::Db reader,
+              int64_t day_floor, int64_t month_floor);
+  Status load(int64_t since_ms);
+  void add_locked(const std::string& tenant, int64_t day, const Spend& spend);
+
+  const std::string path_;
+
+  mutable std::mutex write_mu_;  // guards writer_, insert_, write_failing_
+  sqlite::Db writer_;
+  sqlite::Statement insert_;
+  bool write_failing_ = false;  // logs a failing INSERT once, not per request
+
+  mutable std::mutex read_mu_;  // guards reader_
+  mutable sqlite::Db reader_;
+
+  mutable std::mutex memory_mu_;  // guards tenants_
+  std::unordered_map<std::string, TenantBuckets> tenants_;
+  const int64_t initial_day_floor_;    // first day whose totals open() loaded
+  const int64_t initial_month_floor_;  // first month whose totals open() loaded
+};
+
+}  // namespace dsgw::router
