@@ -165,6 +165,9 @@ Result<int> HttpServer::bind() {
                                                    ": " + std::strerror(errno));
   }
   port_ = port;
+  if (!set_listen_backlog(port, SOMAXCONN)) {
+    log::warn("server.backlog_unchanged").kv("reason", "listening socket not found; the accept backlog stays 5");
+  }
   return port;
 }
 

@@ -36,6 +36,20 @@ void for_each_connected_socket(const std::function<bool(const SocketEndpoints&)>
   }
 }
 
+bool set_listen_backlog(int port, int backlog) {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd", ec)) {
+    const int fd = std::atoi(entry.path().filename().c_str());
+    int listening = 0;
+    socklen_t len = sizeof listening;
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 || !listening) continue;
+    std::string host;
+    int local_port = 0;
+    if (endpoint(fd, /*peer=*/false, host, local_port) && local_port == port) return ::listen(fd, backlog) == 0;
+  }
+  return false;
+}
+
 bool socket_peer_is(int fd, const std::string& peer_host, int peer_port) {
   std::string host;
   int port = 0;

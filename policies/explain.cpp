@@ -84,9 +84,11 @@ json explain_json(const Policy& policy, const RequestFacts& facts, const Decisio
         {"verdict", std::string(verdict_name(c.verdict))},
         {"reason", candidate_reason(policy, d, c, backends[static_cast<size_t>(c.backend)], facts)},
         {"rank", rank == d.order.end() ? json(nullptr) : json(rank - d.order.begin() + 1)},
-        {"estimated_cost_usd", c.cost_usd},
-        {"predicted_latency_ms", c.latency_ms},
     };
+    // Estimates only for backends that could have served it.
+    const bool serves = c.verdict != Verdict::kModelNotServed;
+    entry["estimated_cost_usd"] = serves ? json(c.cost_usd) : json(nullptr);
+    entry["predicted_latency_ms"] = serves ? json(c.latency_ms) : json(nullptr);
     if (c.rule >= 0) entry["rule"] = policy.rules[static_cast<size_t>(c.rule)].id;
     candidates.push_back(std::move(entry));
   }

@@ -134,6 +134,8 @@ describe('dsgw policy operations', () => {
       for (const c of e.candidates) {
         assert.equal(typeof c.reason, 'string');
         assert.equal(typeof c.jurisdiction, 'string');
+        assert.equal(typeof c.estimated_cost_usd, 'number');  // every candidate here serves the model
+        assert.equal(typeof c.predicted_latency_ms, 'number');
       }
       // Types, never values; and nothing was run.
       assert.ok(!res.text.includes('4111') && !res.text.includes(kEmail) && !res.text.includes('wei.zhang'), res.text);
