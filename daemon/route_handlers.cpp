@@ -4,7 +4,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "common/log.h"
 #include "common/net_address.h"
 #include "daemon/completion_handler.h"
 #include "daemon/http_replies.h"
@@ -29,16 +28,11 @@ void handle_admin_reload(Runtime& runtime, const httplib::Request& req, httplib:
   if (!is_loopback_host(req.remote_addr)) {
     return reply_error(res, make_error(ErrorCode::kNotFound, "POST /admin/reload is only served to loopback clients"));
   }
-  if (Status s = runtime.reload(); !s) {
-    log::error("config.reload_failed").kv("error", s.error().message).kv("via", "http");
+  if (Status s = runtime.reload("http"); !s) {
     return reply_error(res, make_error(ErrorCode::kUnprocessable, "reload rejected, the old config keeps serving:\n" +
                                                                       s.error().message, {}, "reload_rejected"));
   }
   const auto live = runtime.current();
-  log::info("config.reloaded")
-      .kv("revision", live->config.revision)
-      .kv("policy_revision", live->table->policy->revision)
-      .kv("via", "http");
   reply_json(res, 200, nlohmann::json{{"status", "reloaded"},
                                       {"config_revision", live->config.revision},
                                       {"policy_revision", live->table->policy->revision}}

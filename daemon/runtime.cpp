@@ -95,8 +95,22 @@ Result<std::unique_ptr<Runtime>> Runtime::start(config::Config config) {
   return runtime;
 }
 
-Status Runtime::reload() {
+Status Runtime::reload(std::string_view via) {
   std::lock_guard lock(reload_mutex_);
+  Status s = swap_in_reloaded();
+  if (!s) {
+    log::error("config.reload_failed").kv("error", s.error().message).kv("via", std::string(via));
+    return s;
+  }
+  const auto live = current();
+  log::info("config.reloaded")
+      .kv("revision", live->config.revision)
+      .kv("policy_revision", live->table->policy->revision)
+      .kv("via", std::string(via));
+  return s;
+}
+
+Status Runtime::swap_in_reloaded() {
   const auto old = current();
   auto loaded = config::load(old->config.path);
   if (!loaded) return loaded.error();

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <string_view>
 
 #include "common/status.h"
 #include "daemon/config.h"
@@ -50,11 +51,13 @@ class Runtime {
 
   // Re-reads the config and policy; swaps them in if valid and the policy
   // tests pass, else keeps the current ones and returns why. Settings that
-  // need a restart are logged and ignored. Thread-safe (one at a time).
-  Status reload();
+  // need a restart are logged and ignored. Logs config.reloaded or
+  // config.reload_failed with `via` (signal, file, http). Thread-safe (one at a time).
+  Status reload(std::string_view via);
 
  private:
   Runtime() = default;
+  Status swap_in_reloaded();  // reload() without the logging; reload_mutex_ held
 
   std::mutex reload_mutex_;
   router::BackendStatsRegistry stats_;

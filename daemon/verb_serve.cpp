@@ -12,15 +12,9 @@
 namespace dsgw::daemon {
 namespace {
 
-void reload(Runtime& runtime) {
+void reload(Runtime& runtime, std::string_view via) {
   sd_notify("RELOADING=1");
-  if (Status s = runtime.reload(); s) {
-    log::info("config.reloaded")
-        .kv("revision", runtime.current()->config.revision)
-        .kv("policy_revision", runtime.current()->table->policy->revision);
-  } else {
-    log::error("config.reload_failed").kv("error", s.error().message);
-  }
+  (void)runtime.reload(via);  // logs its outcome; a failed one keeps the old config
   sd_notify("READY=1");
 }
 
@@ -74,7 +68,7 @@ int run_serve(const std::vector<std::string>& args) {
     const Signal sig = signals.wait(tick);
     if (sig == Signal::kStop) break;
     if (sig == Signal::kReload || watch.changed()) {
-      reload(runtime);
+      reload(runtime, sig == Signal::kReload ? "signal" : "file");
       watch.reset(runtime.current()->config);
     }
     if (watchdog) sd_notify("WATCHDOG=1");

@@ -251,8 +251,8 @@ Decision decide(const Policy& policy, const RequestFacts& facts, std::span<const
     d.error = make_error(ErrorCode::kNotFound,
                          "the model \"" + facts.model + "\" does not exist; GET /v1/models lists the models served",
                          "model", "model_not_found");
-  } else if (tenant && tokens_exhausted(tenant->budget, spend)) {
-    d.error = budget_error(tenant->name, *tokens_exhausted(tenant->budget, spend));
+  } else if (const auto spent = tenant ? tokens_exhausted(tenant->budget, spend) : std::optional<std::string>()) {
+    d.error = budget_error(tenant->name, *spent);
   } else if (d.remaining_usd && *d.remaining_usd <= 0) {
     d.error = budget_error(tenant->name, "its USD budget is spent");
   } else if (d.order.empty()) {

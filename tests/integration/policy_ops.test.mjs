@@ -324,7 +324,7 @@ expect_backend = "site"
       writeFileSync(policyPath, next);
       const reloaded = await dsgw.waitForLog(
         (l) => l?.event === 'config.reloaded' && l.policy_revision === revisionOf(next), { from, timeoutMs: 5000 });
-      assert.equal(reloaded.via, undefined, 'reloaded over HTTP, not by the file watcher');
+      assert.equal(reloaded.via, 'file', 'reloaded by the file watcher, not over HTTP');
       const served = await chat('hello again');
       assert.equal(served.headers['x-dsgw-rule'], 'abroad-v3');
       servingText = next;

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <functional>
 #include <random>
+#include <regex>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -77,6 +78,27 @@ inline std::vector<std::string> lines(std::string_view text) {
     start = nl + 1;
   }
   return out;
+}
+
+// The lines of a config loader's error message, with the file path `path`
+// shown as "F" so that tests can compare "F:line:col: key: what".
+inline std::vector<std::string> diagnostics_as_f(std::string_view message, const std::string& path) {
+  std::vector<std::string> out;
+  for (auto& line : lines(message)) {
+    if (line.rfind(path, 0) == 0) {
+      std::string shown("F");
+      shown.append(line, path.size());
+      line = std::move(shown);
+    }
+    out.push_back(line);
+  }
+  return out;
+}
+
+// Whether `line` has the shape F:line:column: key.path: what.
+inline bool well_formed_diagnostic(const std::string& line) {
+  static const std::regex re(R"(^F:[1-9][0-9]*:[1-9][0-9]*: [A-Za-z_][A-Za-z0-9_.\[\]]*: .+$)");
+  return std::regex_match(line, re);
 }
 
 }  // namespace dsgw::test

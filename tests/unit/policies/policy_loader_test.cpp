@@ -65,16 +65,7 @@ std::vector<std::string> errors_of(const std::string& text) {
   const Loaded l = load_text(text);
   REQUIRE_MESSAGE(!l.result.has_value(), "expected the policy to fail:\n" << text);
   CHECK(l.result.error().code == dsgw::ErrorCode::kInvalidRequest);
-  std::vector<std::string> out;
-  for (auto& line : dsgw::test::lines(l.result.error().message)) {
-    if (line.rfind(l.path, 0) == 0) {
-      std::string shown("F");
-      shown.append(line, l.path.size());
-      line = std::move(shown);
-    }
-    out.push_back(line);
-  }
-  return out;
+  return dsgw::test::diagnostics_as_f(l.result.error().message, l.path);
 }
 
 std::string only_error(const std::string& text) {
@@ -83,11 +74,7 @@ std::string only_error(const std::string& text) {
   return errors[0];
 }
 
-// file:line:column: key.path: what
-bool well_formed(const std::string& line) {
-  static const std::regex re(R"(^F:[1-9][0-9]*:[1-9][0-9]*: [A-Za-z_][A-Za-z0-9_.\[\]]*: .+$)");
-  return std::regex_match(line, re);
-}
+bool well_formed(const std::string& line) { return dsgw::test::well_formed_diagnostic(line); }
 
 const std::string kValid = R"(
 [defaults]
