@@ -10,17 +10,12 @@ DeadlineTimer::~DeadlineTimer() {
 }
 
 DeadlineTimer::Id DeadlineTimer::schedule(Clock::time_point deadline, std::function<void()> callback) {
-  Id id;
-  bool earliest;
-  {
-    std::lock_guard lock(mutex_);
-    id = next_id_++;
-    earliest = pending_.empty() || deadline < pending_.begin()->first;
-    pending_.emplace(deadline, std::make_pair(id, std::move(callback)));
-  }
-  // The timer thread sleeps until the earliest deadline: wake it only when
-  // that changes (most deadlines come after the ones already waiting).
-  if (earliest) cv_.notify_all();
+  std::lock_guard lock(mutex_);
+  const Id id = next_id_++;
+  pending_.emplace(deadline, std::make_pair(id, std::move(callback)));
+  // Most deadlines fall after the thread's next wake-up (timeouts are
+  // seconds long): only an earlier one needs it now.
+  if (deadline < wakes_at_) cv_.notify_all();
   return id;
 }
 
@@ -38,20 +33,20 @@ bool DeadlineTimer::cancel(Id id) {
 void DeadlineTimer::run(std::stop_token stop) {
   std::unique_lock lock(mutex_);
   while (!stop.stop_requested()) {
-    if (pending_.empty()) {
-      cv_.wait(lock, stop, [&] { return !pending_.empty(); });
+    const auto now = Clock::now();
+    if (!pending_.empty() && pending_.begin()->first <= now) {
+      auto callback = std::move(pending_.begin()->second.second);
+      pending_.erase(pending_.begin());
+      lock.unlock();
+      callback();
+      lock.lock();
       continue;
     }
-    const auto next = pending_.begin()->first;
-    if (Clock::now() < next) {
-      cv_.wait_until(lock, stop, next, [&] { return pending_.empty() || pending_.begin()->first < next; });
-      continue;
-    }
-    auto callback = std::move(pending_.begin()->second.second);
-    pending_.erase(pending_.begin());
-    lock.unlock();
-    callback();
-    lock.lock();
+    // With nothing due, wake after kIdleWake anyway, so that schedule()
+    // rarely has to wake the thread (a wake-up per request shows at 1,000/s).
+    wakes_at_ = pending_.empty() ? now + kIdleWake : pending_.begin()->first;
+    cv_.wait_until(lock, stop, wakes_at_, [&] { return !pending_.empty() && pending_.begin()->first < wakes_at_; });
+    wakes_at_ = Clock::time_point::min();  // awake: schedule() need not notify
   }
 }
 

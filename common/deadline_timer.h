@@ -27,12 +27,15 @@ class DeadlineTimer {
   bool cancel(Id id);
 
  private:
+  static constexpr std::chrono::seconds kIdleWake{1};
+
   void run(std::stop_token stop);
 
   std::mutex mutex_;
   std::condition_variable_any cv_;
   std::multimap<Clock::time_point, std::pair<Id, std::function<void()>>> pending_;
   Id next_id_ = 1;
+  Clock::time_point wakes_at_ = Clock::time_point::min();  // when the sleeping thread wakes
   std::jthread thread_;  // last: started after the state above exists
 };
 

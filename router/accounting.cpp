@@ -67,7 +67,7 @@ void account(const Recorders& recorders, const Request& request, const RoutingTa
                       result.usage.prompt_tokens, result.usage.cached_prompt_tokens, result.usage.completion_tokens,
                       cost, result.outcome};
     if (Status s = recorders.ledger->record(entry); !s) {
-      log::error("ledger.write_failed").kv("request_id", request.id).kv("error", s.error().message);
+      log::error("ledger.entry_refused").kv("request_id", request.id).kv("error", s.error().message);
     }
   }
   if (recorders.audit) {
@@ -82,7 +82,7 @@ void account(const Recorders& recorders, const Request& request, const RoutingTa
     line["cost_usd"] = cost;
     line["prompt_tokens"] = result.usage.prompt_tokens;
     line["completion_tokens"] = result.usage.completion_tokens;
-    recorders.audit->write(line);
+    recorders.audit->write(std::move(line));
   }
 }
 
@@ -92,7 +92,7 @@ void account_refusal(const Recorders& recorders, const Request& request, const R
   nlohmann::json line = audit_line(request, table, route);
   line["backend"] = nullptr;
   line["outcome"] = "refused:" + std::string(outcome);
-  recorders.audit->write(line);
+  recorders.audit->write(std::move(line));
 }
 
 }  // namespace dsgw::router

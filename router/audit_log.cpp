@@ -19,15 +19,34 @@ Result<std::unique_ptr<AuditLog>> AuditLog::open(const std::string& path) {
   return std::unique_ptr<AuditLog>(new AuditLog(path, file));
 }
 
-AuditLog::~AuditLog() { std::fclose(file_); }
+AuditLog::AuditLog(std::string path, std::FILE* file)
+    : path_(std::move(path)),
+      file_(file),
+      lines_(std::make_unique<BatchWriter<nlohmann::json>>(
+          kGather, kBatchLimit, [this](std::vector<nlohmann::json>& lines) { return append(lines); })) {}
 
-void AuditLog::write(const nlohmann::json& line) {
-  std::string text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  text.push_back('\n');
-  std::lock_guard lock(mutex_);
-  if (std::fwrite(text.data(), 1, text.size(), file_) == text.size() && std::fflush(file_) == 0) return;
+AuditLog::~AuditLog() {
+  lines_.reset();
+  std::fclose(file_);
+}
+
+void AuditLog::write(nlohmann::json line) { lines_->push(std::move(line)); }
+
+bool AuditLog::flush() { return lines_->flush(); }
+
+bool AuditLog::append(const std::vector<nlohmann::json>& lines) {
+  std::string text;
+  for (const auto& line : lines) {
+    text += line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    text.push_back('\n');
+  }
+  if (std::fwrite(text.data(), 1, text.size(), file_) == text.size() && std::fflush(file_) == 0) {
+    failed_ = false;
+    return true;
+  }
   if (!failed_) log::error("audit.write_failed").kv("path", path_).kv("error", std::strerror(errno));
   failed_ = true;
+  return false;
 }
 
 }  // namespace dsgw::router

@@ -195,7 +195,9 @@ UsageLedger::UsageLedger(std::string path, sqlite::Db writer, sqlite::Statement 
       insert_(std::move(insert)),
       reader_(std::move(reader)),
       initial_day_floor_(day_floor),
-      initial_month_floor_(month_floor) {}
+      initial_month_floor_(month_floor),
+      rows_(std::make_unique<BatchWriter<LedgerEntry>>(
+          kGather, kBatchLimit, [this](std::vector<LedgerEntry>& rows) { return write_rows(rows); })) {}
 
 UsageLedger::~UsageLedger() = default;
 
@@ -248,30 +250,59 @@ Status UsageLedger::record(const LedgerEntry& entry) {
                Spend{entry.cost_usd, entry.prompt_tokens + entry.completion_tokens});
   }
 
-  std::lock_guard lock(write_mu_);
-  insert_.bind(1, entry.request_id);
-  insert_.bind(2, entry.tenant);
-  insert_.bind(3, entry.backend);
-  insert_.bind(4, entry.model);
-  insert_.bind(5, at_ms);
-  insert_.bind(6, entry.prompt_tokens);
-  insert_.bind(7, entry.cached_prompt_tokens);
-  insert_.bind(8, entry.completion_tokens);
-  insert_.bind(9, entry.cost_usd);
-  insert_.bind(10, entry.outcome);
-  auto done = insert_.step();
-  insert_.reset();
-  if (!done) {
+  rows_->push(entry);
+  return Status::ok();
+}
+
+Status UsageLedger::flush() {
+  if (rows_->flush()) return Status::ok();
+  std::lock_guard lock(write_error_mu_);
+  return ledger_error(path_, "cannot write usage rows", write_error_);
+}
+
+Result<int> UsageLedger::insert_all(const std::vector<LedgerEntry>& rows) {
+  if (auto s = writer_.exec("BEGIN IMMEDIATE"); !s) return s.error();
+  for (const LedgerEntry& row : rows) {
+    insert_.bind(1, row.request_id);
+    insert_.bind(2, row.tenant);
+    insert_.bind(3, row.backend);
+    insert_.bind(4, row.model);
+    insert_.bind(5, to_ms(row.at));
+    insert_.bind(6, row.prompt_tokens);
+    insert_.bind(7, row.cached_prompt_tokens);
+    insert_.bind(8, row.completion_tokens);
+    insert_.bind(9, row.cost_usd);
+    insert_.bind(10, row.outcome);
+    auto done = insert_.step();
+    insert_.reset();
+    if (!done) {
+      writer_.exec("ROLLBACK");
+      return done.error();
+    }
+  }
+  if (auto s = writer_.exec("COMMIT"); !s) {
+    writer_.exec("ROLLBACK");
+    return s.error();
+  }
+  return static_cast<int>(rows.size());
+}
+
+bool UsageLedger::write_rows(const std::vector<LedgerEntry>& rows) {
+  auto written = insert_all(rows);
+  if (!written) {
     if (!write_failing_) {
-      log::warn("ledger.write_failed").kv("path", path_).kv("request_id", entry.request_id)
-          .kv("error", done.error().message);
+      log::warn("ledger.write_failed").kv("path", path_).kv("rows", static_cast<int64_t>(rows.size()))
+          .kv("first_request_id", rows.front().request_id).kv("error", written.error().message);
     }
     write_failing_ = true;
-    return ledger_error(path_, "cannot record request " + entry.request_id, done.error().message);
+    std::lock_guard lock(write_error_mu_);
+    write_error_ = "a batch of " + std::to_string(rows.size()) + " rows (the first for request " +
+                   rows.front().request_id + ") failed: " + written.error().message;
+    return false;
   }
   if (write_failing_) log::info("ledger.write_recovered").kv("path", path_);
   write_failing_ = false;
-  return Status::ok();
+  return true;
 }
 
 TenantSpend UsageLedger::spend(const std::string& tenant, system_clock::time_point now) const {
@@ -289,6 +320,7 @@ TenantSpend UsageLedger::spend(const std::string& tenant, system_clock::time_poi
 }
 
 std::vector<UsageLedger::Row> UsageLedger::totals_since(system_clock::time_point since) const {
+  rows_->flush();  // the rows recorded so far count; a failed batch was logged
   std::vector<Row> rows;
   std::lock_guard lock(read_mu_);
   auto stmt = reader_.prepare(kTotalsSql);

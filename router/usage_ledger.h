@@ -2,11 +2,15 @@
 // per finished request (tokens and cost per tenant, never prompt text), so that
 // per-tenant budgets (per UTC day and month) hold across restarts.
 //
-// Threads: any thread may call record(), spend() and totals_since(). The
-// in-memory totals and the write connection each sit behind their own mutex;
-// spend() touches only memory, so an INSERT never delays a budget check.
-// totals_since() reads through a second connection (WAL lets it run beside
-// writes).
+// Threads: any thread may call record(), flush(), spend() and totals_since().
+// record() adds to the in-memory totals at once (spend() reads only memory,
+// so a budget check sees every recorded request) and queues the row; a
+// writer thread of the ledger's own INSERTs the queued rows in one
+// transaction per batch, within kGather of the first, so that no request
+// waits on the disk. totals_since() reads through a second connection (WAL
+// lets it run beside writes) after flushing. Rows still queued when the
+// process dies are lost from the file (never from the totals of that run):
+// at most kGather's worth.
 #pragma once
 
 #include <chrono>
@@ -18,6 +22,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/batch_writer.h"
 #include "common/status.h"
 #include "router/sqlite.h"
 
@@ -46,6 +51,8 @@ class UsageLedger {
  public:
   static constexpr int kSchemaVersion = 1;
   static constexpr int kBusyTimeoutMs = 5000;
+  static constexpr std::chrono::milliseconds kGather{50};
+  static constexpr size_t kBatchLimit = 512;
 
   // Opens or creates the SQLite file (creating parent directories), sets WAL
   // mode and synchronous=NORMAL, creates/migrates the schema (user_version),
@@ -61,11 +68,15 @@ class UsageLedger {
   UsageLedger(const UsageLedger&) = delete;
   UsageLedger& operator=(const UsageLedger&) = delete;
 
-  // Appends the entry (one prepared INSERT) and adds it to the in-memory
-  // totals of the UTC day and month of `entry.at`. The totals count it even
-  // when the INSERT fails (the tokens were spent); the Error says why the row
-  // was not written. Thread-safe.
+  // Adds the entry to the in-memory totals of the UTC day and month of
+  // `entry.at` and queues its row for the writer thread. Fails only for an
+  // entry with a negative or non-finite amount. Thread-safe.
   Status record(const LedgerEntry& entry);
+
+  // Waits until every row recorded before the call is in the file. The Error
+  // says why rows were not written, if a batch failed since the last flush();
+  // the totals count those rows all the same (the tokens were spent).
+  Status flush();
 
   // From memory, no SQL. Rolls over at UTC day and month boundaries: a day or
   // month with nothing recorded reads as zero. `now` is meant to be the
@@ -75,8 +86,9 @@ class UsageLedger {
   // totals_since() about the past.
   TenantSpend spend(const std::string& tenant, std::chrono::system_clock::time_point now) const;
 
-  // Totals per tenant and backend for rows with at >= `since`, from SQL,
-  // ordered by tenant then backend. On an SQL error: logs it, returns {}.
+  // Totals per tenant and backend for rows with at >= `since`, from SQL
+  // after a flush(), ordered by tenant then backend. On an SQL error: logs
+  // it, returns {}.
   struct Row {
     std::string tenant, backend;
     int64_t requests;
@@ -103,13 +115,19 @@ class UsageLedger {
               int64_t day_floor, int64_t month_floor);
   Status load(int64_t since_ms);
   void add_locked(const std::string& tenant, int64_t day, const Spend& spend);
+  // On the writer thread: one transaction for the batch.
+  bool write_rows(const std::vector<LedgerEntry>& rows);
+  Result<int> insert_all(const std::vector<LedgerEntry>& rows);
 
   const std::string path_;
 
-  mutable std::mutex write_mu_;  // guards writer_, insert_, write_failing_
+  // The writer thread's alone (open() uses them before it starts).
   sqlite::Db writer_;
   sqlite::Statement insert_;
-  bool write_failing_ = false;  // logs a failing INSERT once, not per request
+  bool write_failing_ = false;  // logs a failing batch once, not per batch
+
+  std::mutex write_error_mu_;  // guards write_error_
+  std::string write_error_;    // why the last failed batch was not written
 
   mutable std::mutex read_mu_;  // guards reader_
   mutable sqlite::Db reader_;
@@ -118,6 +136,9 @@ class UsageLedger {
   std::unordered_map<std::string, TenantBuckets> tenants_;
   const int64_t initial_day_floor_;    // first day whose totals open() loaded
   const int64_t initial_month_floor_;  // first month whose totals open() loaded
+
+  // Last: its thread stops, writing what is queued, before the above goes.
+  std::unique_ptr<BatchWriter<LedgerEntry>> rows_;
 };
 
 }  // namespace dsgw::router

@@ -100,13 +100,21 @@ describe('dsgw budgets', () => {
   });
   const auditLines = () => readFileSync(path.join(stateDir, 'decisions.jsonl'), 'utf8')
     .split('\n').filter(Boolean).map((l) => JSON.parse(l));
-  const auditOf = (requestId) => auditLines().find((l) => l.request_id === requestId);
+  // dsgw appends audit lines in batches, within 50 ms of a request's end.
+  const auditOf = async (requestId) => {
+    for (let i = 0; i < 50; i++) {
+      const line = auditLines().find((l) => l.request_id === requestId);
+      if (line) return line;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    return undefined;
+  };
 
   it('prices a request from the upstream\'s cache-hit and cache-miss token counts', async () => {
     const res = await chat('rich');
     assert.equal(res.status, 200, res.text);
     assert.equal(res.json.usage.prompt_cache_hit_tokens, kCacheHitTokens, 'the mock did not report cache hits');
-    const line = auditOf(res.headers['x-request-id']);
+    const line = await auditOf(res.headers['x-request-id']);
     assert.ok(line, 'no audit line');
     assert.ok(Math.abs(line.cost_usd - kCost) < 1e-9,
       `cost ${line.cost_usd}, expected ${kCost} (${kCostIfCacheIgnored} would mean cache hits were priced as misses)`);
@@ -122,11 +130,7 @@ describe('dsgw budgets', () => {
     assert.equal(res.statusCode, 200);
     const events = await collectSse(res);
     assert.equal(events.at(-1).data, '[DONE]');
-    let line;
-    for (let i = 0; i < 50 && !line; i++) {
-      line = auditOf(res.headers['x-request-id']);
-      if (!line) await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    const line = await auditOf(res.headers['x-request-id']);
     assert.ok(line, 'no audit line');
     assert.ok(Math.abs(line.cost_usd - kCost) < 1e-9, `cost ${line.cost_usd}, expected ${kCost}`);
   });
@@ -144,7 +148,8 @@ describe('dsgw budgets', () => {
     assert.equal(refused.json.error.code, 'budget_exceeded');
     assert.equal(refused.headers['x-dsgw-backend'], 'none');
     assert.equal(mock.requests.length - before, allowed, 'the refused request reached the upstream');
-    const line = auditOf(refused.headers['x-request-id']);
+    const line = await auditOf(refused.headers['x-request-id']);
+    assert.ok(line, 'no audit line');
     assert.equal(line.outcome, 'refused:budget_exceeded');
     assert.equal(line.backend, null);
 
@@ -174,12 +179,17 @@ describe('dsgw budgets', () => {
 
   it('has one ledger row per answered request, with the cache-hit tokens and cost', {
     skip: hasSqliteCli ? false : 'the sqlite3 CLI is not installed',
-  }, () => {
+  }, async () => {
     const sql = 'SELECT tenant, backend, prompt_tokens, cached_prompt_tokens, completion_tokens, cost_usd FROM usage ORDER BY id';
-    const out = execFileSync('sqlite3', ['-json', '-readonly', path.join(stateDir, 'usage.sqlite'), sql], { encoding: 'utf8' });
-    const rows = JSON.parse(out || '[]');
-    const frugal = rows.filter((r) => r.tenant === 'frugal');
-    assert.equal(frugal.length, Math.ceil(kUsdPerDay / kCost));
+    const expected = Math.ceil(kUsdPerDay / kCost);
+    // dsgw writes ledger rows in batches, within 50 ms of a request's end.
+    let frugal = [];
+    for (let i = 0; i < 40 && frugal.length < expected; i++) {
+      if (i > 0) await new Promise((resolve) => setTimeout(resolve, 50));
+      const out = execFileSync('sqlite3', ['-json', '-readonly', path.join(stateDir, 'usage.sqlite'), sql], { encoding: 'utf8' });
+      frugal = JSON.parse(out || '[]').filter((r) => r.tenant === 'frugal');
+    }
+    assert.equal(frugal.length, expected);
     for (const row of frugal) {
       assert.equal(row.backend, 'paid');
       assert.equal(row.prompt_tokens, kPromptTokens);
@@ -203,7 +213,8 @@ describe('dsgw budgets', () => {
     assert.equal((await chat('rich')).status, 200);
   });
 
-  it('keeps prompt text out of the logs and the audit log', () => {
+  it('keeps prompt text out of the logs and the audit log', async () => {
+    await new Promise((resolve) => setTimeout(resolve, 200)); // the last batch of audit lines
     const audit = readFileSync(path.join(stateDir, 'decisions.jsonl'), 'utf8');
     assert.ok(!audit.includes(kPromptMarker), 'prompt text in the audit log');
     assert.ok(![...earlierLines, ...dsgw.lines].join('\n').includes(kPromptMarker), 'prompt text in the logs');

@@ -97,3 +97,20 @@ TEST_CASE("DeadlineTimer destruction does not run or wait for far-off callbacks"
   CHECK(std::chrono::steady_clock::now() - start < 5s);
   CHECK(runs.load() == 0);
 }
+
+TEST_CASE("DeadlineTimer fires on time a deadline that falls between its idle wake-ups") {
+  DeadlineTimer timer;
+  std::this_thread::sleep_for(50ms);  // the thread sleeps, idle, with nothing pending
+  for (const auto delay : {1500ms, 40ms}) {
+    CAPTURE(delay.count());
+    std::atomic<int64_t> fired_after_ms{-1};
+    const auto start = DeadlineTimer::Clock::now();
+    timer.schedule(start + delay, [&] {
+      fired_after_ms = std::chrono::duration_cast<std::chrono::milliseconds>(DeadlineTimer::Clock::now() - start)
+                           .count();
+    });
+    REQUIRE(eventually([&] { return fired_after_ms.load() >= 0; }, 5s));
+    CHECK(fired_after_ms.load() >= delay.count());
+    CHECK(fired_after_ms.load() < delay.count() + 400);
+  }
+}

@@ -332,7 +332,9 @@ TEST_CASE("ledger: a write waits out another connection's lock instead of failin
     CHECK(other->exec("COMMIT"));
   });
   const auto started = std::chrono::steady_clock::now();
-  const auto s = ledger->record(entry("a", now, 1, 0, 0.5));
+  REQUIRE(ledger->record(entry("a", now, 1, 0, 0.5)));
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::milliseconds(100));  // queued, not waiting
+  const auto s = ledger->flush();
   const auto waited = std::chrono::steady_clock::now() - started;
   release.join();
   CHECK_MESSAGE(s.is_ok(), (s ? std::string() : s.error().message));
@@ -344,6 +346,7 @@ TEST_CASE("ledger: a write waits out another connection's lock instead of failin
   auto second = must_open(path, now);
   record(*second, entry("a", now, 1, 0, 0.5));
   record(*ledger, entry("a", now, 1, 0, 0.5));
+  REQUIRE(ledger->flush());  // its rows, as seen from the other connection
   CHECK(second->totals_since(utc(1970, 1, 1)).at(0).requests == 5);
 }
 
@@ -455,4 +458,26 @@ TEST_CASE("ledger: entries with negative or non-finite amounts are refused and n
   CHECK_FALSE(ledger->record(entry("a", now, 1, 1, -0.5)));
   check_spend(ledger->spend("a", now), 0, 0, 0, 0);
   CHECK(ledger->totals_since(now).empty());
+}
+
+TEST_CASE("ledger: rows that cannot be written are reported by flush(), and still count in memory") {
+  TempDir dir;
+  const std::string path = dir.path("usage.db");
+  const auto now = utc(2024, 9, 2, 12);
+  auto ledger = must_open(path, now);
+  record(*ledger, entry("a", now, 1, 0, 0.5));
+  REQUIRE(ledger->flush());
+
+  // Someone drops the table under the running daemon.
+  auto other = dsgw::router::sqlite::Db::open(path);
+  REQUIRE(other.has_value());
+  REQUIRE(other->exec("DROP TABLE usage"));
+
+  record(*ledger, entry("a", now, 2, 0, 0.25));  // queued: record() itself cannot know
+  const auto s = ledger->flush();
+  REQUIRE_FALSE(s.is_ok());
+  INFO(s.error().message);
+  CHECK(contains(s.error().message, path));
+  CHECK(contains(s.error().message, "no such table"));
+  check_spend(ledger->spend("a", now), 0.75, 3, 0.75, 3);
 }
