@@ -5,6 +5,9 @@
 // (open loop: latency is measured from each request's scheduled time, so a
 // stall shows up instead of being hidden). The direct run is the yardstick:
 // added latency = dsgw percentile - direct percentile, in the same run.
+// A second yardstick is the floor of the HTTP library dsgw is built on: a
+// bare cpp-httplib forwarder in this process (server and keep-alive client,
+// no parsing, no policy, no accounting) in front of the same upstream.
 // Finally it raises the rate until more than 1% of requests fail or the
 // offered rate can no longer be held.
 //
@@ -105,6 +108,45 @@ RunResult drive(int port, double rate, double seconds, int connections) {
   return r;
 }
 
+// The least a cpp-httplib proxy can do: relay the body to the upstream over a
+// kept-alive connection per worker and relay the answer back.
+class BareForwarder {
+ public:
+  explicit BareForwarder(int upstream_port) : upstream_port_(upstream_port) {
+    server_.new_task_queue = [] { return new httplib::ThreadPool(64); };
+    server_.set_keep_alive_max_count(1'000'000);
+    server_.set_tcp_nodelay(true);
+    server_.Post("/v1/chat/completions", [this](const httplib::Request& req, httplib::Response& res) {
+      thread_local httplib::Client client = [this] {
+        httplib::Client c("127.0.0.1", upstream_port_);
+        c.set_keep_alive(true);
+        c.set_tcp_nodelay(true);
+        return c;
+      }();
+      auto up = client.Post("/v1/chat/completions", req.body, "application/json");
+      if (!up) {
+        res.status = 502;
+        return;
+      }
+      res.status = up->status;
+      res.set_content(up->body, "application/json");
+    });
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+  }
+  ~BareForwarder() {
+    server_.stop();
+    thread_.join();
+  }
+  int port() const { return port_; }
+
+ private:
+  int upstream_port_;
+  httplib::Server server_;
+  int port_ = 0;
+  std::thread thread_;
+};
+
 // The real daemon, as a child process, configured to front `upstream_port`.
 class Daemon {
  public:
@@ -187,17 +229,25 @@ int main(int argc, char** argv) {
       std::cerr << "dsgw did not start; see " << (dir / "dsgw.log") << "\n";
       status = 1;
     } else {
+      BareForwarder bare(upstream_port);
       drive(upstream_port, opt.rate, 1, opt.connections);  // warm-up
+      drive(bare.port(), opt.rate, 1, opt.connections);
       drive(dsgw_port, opt.rate, 1, opt.connections);
       const RunResult direct = drive(upstream_port, opt.rate, opt.seconds, opt.connections);
+      const RunResult forwarded = drive(bare.port(), opt.rate, opt.seconds, opt.connections);
       const RunResult through = drive(dsgw_port, opt.rate, opt.seconds, opt.connections);
 
       std::printf("| path | offered req/s | achieved req/s | errors | p50 us | p99 us |\n");
       std::printf("|---|---|---|---|---|---|\n");
-      for (const auto* r : {&direct, &through}) {
-        std::printf("| %s | %.0f | %.0f | %zu | %.0f | %.0f |\n", r == &direct ? "direct to upstream" : "through dsgw",
-                    r->offered_rate, r->achieved_rate, r->errors, r->percentile(0.50), r->percentile(0.99));
+      const std::pair<const char*, const RunResult*> rows[] = {
+          {"direct to upstream", &direct}, {"bare cpp-httplib forwarder", &forwarded}, {"through dsgw", &through}};
+      for (const auto& [name, r] : rows) {
+        std::printf("| %s | %.0f | %.0f | %zu | %.0f | %.0f |\n", name, r->offered_rate, r->achieved_rate, r->errors,
+                    r->percentile(0.50), r->percentile(0.99));
       }
+      std::printf("| **added by the bare forwarder** | | | | %.0f | %.0f |\n",
+                  forwarded.percentile(0.50) - direct.percentile(0.50),
+                  forwarded.percentile(0.99) - direct.percentile(0.99));
       std::printf("| **added by dsgw** | | | | **%.0f** | **%.0f** |\n\n",
                   through.percentile(0.50) - direct.percentile(0.50),
                   through.percentile(0.99) - direct.percentile(0.99));

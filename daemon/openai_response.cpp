@@ -1,56 +1,46 @@
 #include "daemon/openai_response.h"
 
 #include <chrono>
-#include <nlohmann/json.hpp>
 
+#include "common/json_object_writer.h"
 #include "daemon/error_mapping.h"
 
 namespace dsgw::daemon {
 namespace {
 
-using nlohmann::json;
-
 bool is_chat(const ResponseIdentity& id) { return id.endpoint == router::Endpoint::kChat; }
 
-std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
-
-std::string sse(const json& j) { return "data: " + dump(j) + "\n\n"; }
-
-// Merges the fields of a JSON object text into `target` (upstream passthrough).
-void merge_extra(json& target, const std::string& extra_json) {
-  if (extra_json.empty()) return;
-  json extra = json::parse(extra_json, nullptr, false);
-  if (!extra.is_object()) return;
-  for (auto it = extra.begin(); it != extra.end(); ++it) target[it.key()] = it.value();
+void append_usage(std::string& out, const router::Usage& u) {
+  JsonObjectWriter usage(out);
+  usage.number("prompt_tokens", u.prompt_tokens)
+      .number("completion_tokens", u.completion_tokens)
+      .number("total_tokens", u.prompt_tokens + u.completion_tokens);
+  { JsonObjectWriter(usage.member("prompt_tokens_details")).number("cached_tokens", u.cached_prompt_tokens); }
+  { JsonObjectWriter(usage.member("completion_tokens_details")).number("reasoning_tokens", u.reasoning_tokens); }
+  // DeepSeek's names, which its clients read for cost.
+  usage.number("prompt_cache_hit_tokens", u.cached_prompt_tokens)
+      .number("prompt_cache_miss_tokens", u.prompt_tokens - u.cached_prompt_tokens);
 }
 
-json usage_json(const router::Usage& u) {
-  return {{"prompt_tokens", u.prompt_tokens},
-          {"completion_tokens", u.completion_tokens},
-          {"total_tokens", u.prompt_tokens + u.completion_tokens},
-          {"prompt_tokens_details", {{"cached_tokens", u.cached_prompt_tokens}}},
-          {"completion_tokens_details", {{"reasoning_tokens", u.reasoning_tokens}}},
-          // DeepSeek's names, which its clients read for cost.
-          {"prompt_cache_hit_tokens", u.cached_prompt_tokens},
-          {"prompt_cache_miss_tokens", u.prompt_tokens - u.cached_prompt_tokens}};
-}
-
-json envelope(const ResponseIdentity& id, bool chunk) {
+void write_envelope(JsonObjectWriter& j, const ResponseIdentity& id, bool chunk) {
   const char* object = is_chat(id) ? (chunk ? "chat.completion.chunk" : "chat.completion") : "text_completion";
-  return {{"id", id.id}, {"object", object}, {"created", id.created}, {"model", id.model}};
+  j.string("id", id.id).string("object", object).number("created", id.created).string("model", id.model);
 }
 
-json chunk_choice(const ResponseIdentity& id, json delta, const json& finish_reason) {
-  json choice = {{"index", 0}};
-  if (is_chat(id)) {
-    choice["delta"] = std::move(delta);
+// The end of a choice: logprobs (unless the upstream's extras carry them),
+// finish_reason (null until the last chunk), then the upstream's extras.
+void finish_choice(JsonObjectWriter& choice, const std::string* finish_reason, std::string_view extra_json) {
+  if (!has_member(extra_json, "logprobs")) choice.null("logprobs");
+  if (finish_reason) {
+    choice.string("finish_reason", *finish_reason);
   } else {
-    choice["text"] = delta.value("content", std::string());
+    choice.null("finish_reason");
   }
-  choice["logprobs"] = nullptr;
-  choice["finish_reason"] = finish_reason;
-  return choice;
+  choice.members_of(extra_json);
 }
+
+std::string sse_begin() { return "data: "; }
+void sse_end(std::string& out) { out += "\n\n"; }
 
 }  // namespace
 
@@ -62,19 +52,33 @@ ResponseIdentity make_identity(const router::Request& request) {
 }
 
 std::string ChunkEncoder::delta(const router::Delta& d) {
-  json delta = json::object();
-  if (is_chat(id_) && !sent_role_) {
-    delta["role"] = "assistant";
-    sent_role_ = true;
+  std::string out = sse_begin();
+  {
+    JsonObjectWriter j(out);
+    write_envelope(j, id_, true);
+    std::string& choices = j.member("choices");
+    choices.push_back('[');
+    {
+      JsonObjectWriter choice(choices);
+      choice.number("index", 0);
+      if (is_chat(id_)) {
+        JsonObjectWriter delta(choice.member("delta"));
+        if (!sent_role_) {
+          delta.string("role", "assistant");
+          sent_role_ = true;
+        }
+        if (!d.reasoning.empty()) delta.string("reasoning_content", d.reasoning);
+        if (!d.content.empty()) delta.string("content", d.content);
+        delta.members_of(d.delta_extra_json);
+      } else {
+        choice.string("text", d.content);
+      }
+      finish_choice(choice, nullptr, d.choice_extra_json);
+    }
+    choices.push_back(']');
   }
-  if (!d.reasoning.empty()) delta["reasoning_content"] = d.reasoning;
-  if (!d.content.empty() || !is_chat(id_)) delta["content"] = d.content;
-  merge_extra(delta, d.delta_extra_json);
-  json j = envelope(id_, true);
-  json choice = chunk_choice(id_, std::move(delta), nullptr);
-  merge_extra(choice, d.choice_extra_json);
-  j["choices"] = json::array({std::move(choice)});
-  return sse(j);
+  sse_end(out);
+  return out;
 }
 
 std::string ChunkEncoder::usage(const router::Usage& u) {
@@ -84,16 +88,35 @@ std::string ChunkEncoder::usage(const router::Usage& u) {
 }
 
 std::string ChunkEncoder::finish(const router::Finish& f) {
-  json j = envelope(id_, true);
-  json delta = json::object();
-  if (is_chat(id_) && !sent_role_) delta["role"] = "assistant";
-  j["choices"] = json::array({chunk_choice(id_, std::move(delta), f.reason)});
-  std::string out = sse(j);
+  std::string out = sse_begin();
+  {
+    JsonObjectWriter j(out);
+    write_envelope(j, id_, true);
+    std::string& choices = j.member("choices");
+    choices.push_back('[');
+    {
+      JsonObjectWriter choice(choices);
+      choice.number("index", 0);
+      if (is_chat(id_)) {
+        JsonObjectWriter delta(choice.member("delta"));
+        if (!sent_role_) delta.string("role", "assistant");
+      } else {
+        choice.string("text", "");
+      }
+      finish_choice(choice, &f.reason, "");
+    }
+    choices.push_back(']');
+  }
+  sse_end(out);
   if (include_usage_ && has_usage_) {
-    json u = envelope(id_, true);
-    u["choices"] = json::array();
-    u["usage"] = usage_json(usage_);
-    out += sse(u);
+    out += sse_begin();
+    {
+      JsonObjectWriter u(out);
+      write_envelope(u, id_, true);
+      u.raw("choices", "[]");
+      append_usage(u.member("usage"), usage_);
+    }
+    sse_end(out);
   }
   out += "data: [DONE]\n\n";
   return out;
@@ -109,23 +132,36 @@ void CompletionAggregator::add(const router::Delta& d) {
 }
 
 std::string CompletionAggregator::render(const router::Finish& f) const {
-  json j = envelope(id_, false);
-  json choice = {{"index", 0}};
-  if (is_chat(id_)) {
-    json message = {{"role", "assistant"}, {"content", content_}};
-    if (!reasoning_.empty()) message["reasoning_content"] = reasoning_;
-    merge_extra(message, delta_extra_json_);
-    if (content_.empty() && message.contains("tool_calls")) message["content"] = nullptr;
-    choice["message"] = std::move(message);
-  } else {
-    choice["text"] = content_;
+  std::string out;
+  out.reserve(256 + content_.size() + reasoning_.size() + delta_extra_json_.size() + choice_extra_json_.size());
+  {
+    JsonObjectWriter j(out);
+    write_envelope(j, id_, false);
+    std::string& choices = j.member("choices");
+    choices.push_back('[');
+    {
+      JsonObjectWriter choice(choices);
+      choice.number("index", 0);
+      if (is_chat(id_)) {
+        JsonObjectWriter message(choice.member("message"));
+        message.string("role", "assistant");
+        // A tool call with no text: content is null, as OpenAI sends it.
+        if (content_.empty() && has_member(delta_extra_json_, "tool_calls")) {
+          message.null("content");
+        } else {
+          message.string("content", content_);
+        }
+        if (!reasoning_.empty()) message.string("reasoning_content", reasoning_);
+        message.members_of(delta_extra_json_);
+      } else {
+        choice.string("text", content_);
+      }
+      finish_choice(choice, &f.reason, choice_extra_json_);
+    }
+    choices.push_back(']');
+    append_usage(j.member("usage"), usage_);
   }
-  choice["logprobs"] = nullptr;
-  choice["finish_reason"] = f.reason;
-  merge_extra(choice, choice_extra_json_);
-  j["choices"] = json::array({std::move(choice)});
-  j["usage"] = usage_json(usage_);
-  return dump(j);
+  return out;
 }
 
 }  // namespace dsgw::daemon

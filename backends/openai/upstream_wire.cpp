@@ -4,6 +4,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/json_escape.h"
+#include "common/json_object_writer.h"
+
 namespace dsgw::backends::openai {
 namespace {
 
@@ -53,31 +56,55 @@ std::string extra_fields(const json& object, std::initializer_list<const char*> 
 }  // namespace
 
 std::string build_request_body(const router::Request& r, const std::string& upstream_model) {
-  json body = json::parse(r.passthrough_json, nullptr, /*allow_exceptions=*/false);
-  if (!body.is_object()) body = json::object();
-  body["model"] = upstream_model;
-  if (r.endpoint == router::Endpoint::kChat) {
-    json messages = json::array();
-    for (const auto& m : r.messages) {
-      json raw = json::parse(m.raw_json, nullptr, false);
-      messages.push_back(raw.is_object() ? raw : json{{"role", m.role}, {"content", m.content}});
+  std::string out;
+  out.reserve(256 + r.passthrough_json.size() + r.prompt.size());
+  {
+    JsonObjectWriter body(out);
+    // What the client sent that dsgw does not interpret goes on unchanged;
+    // the fields below are dsgw's to write.
+    body.members_of(r.passthrough_json, {"model", "messages", "prompt", "temperature", "top_p", "top_k", "seed",
+                                         "max_tokens", "stop", "presence_penalty", "frequency_penalty", "stream",
+                                         "stream_options"});
+    body.string("model", upstream_model);
+    if (r.endpoint == router::Endpoint::kChat) {
+      std::string& messages = body.member("messages");
+      messages.push_back('[');
+      for (size_t i = 0; i < r.messages.size(); ++i) {
+        const auto& m = r.messages[i];
+        if (i > 0) messages.push_back(',');
+        // The message as the client sent it (tool calls, names, content parts).
+        const bool has_raw = m.raw_json.size() >= 2 && m.raw_json.front() == '{' && m.raw_json.back() == '}';
+        if (has_raw) {
+          messages += m.raw_json;
+        } else {
+          JsonObjectWriter(messages).string("role", m.role).string("content", m.content);
+        }
+      }
+      messages.push_back(']');
+    } else {
+      body.string("prompt", r.prompt);
     }
-    body["messages"] = std::move(messages);
-  } else {
-    body["prompt"] = r.prompt;
+    const auto& s = r.sampling;
+    if (s.temperature) body.real("temperature", *s.temperature);
+    if (s.top_p) body.real("top_p", *s.top_p);
+    if (s.top_k) body.number("top_k", static_cast<int64_t>(*s.top_k));
+    if (s.seed) body.number("seed", *s.seed);
+    if (s.max_tokens) body.number("max_tokens", static_cast<int64_t>(*s.max_tokens));
+    if (!s.stop.empty()) {
+      std::string& stop = body.member("stop");
+      stop.push_back('[');
+      for (size_t i = 0; i < s.stop.size(); ++i) {
+        if (i > 0) stop.push_back(',');
+        append_json_string(stop, s.stop[i]);
+      }
+      stop.push_back(']');
+    }
+    if (s.presence_penalty) body.real("presence_penalty", *s.presence_penalty);
+    if (s.frequency_penalty) body.real("frequency_penalty", *s.frequency_penalty);
+    body.raw("stream", r.stream ? "true" : "false");
+    if (r.stream) body.raw("stream_options", R"({"include_usage":true})");
   }
-  const auto& s = r.sampling;
-  if (s.temperature) body["temperature"] = *s.temperature;
-  if (s.top_p) body["top_p"] = *s.top_p;
-  if (s.top_k) body["top_k"] = *s.top_k;
-  if (s.seed) body["seed"] = *s.seed;
-  if (s.max_tokens) body["max_tokens"] = *s.max_tokens;
-  if (!s.stop.empty()) body["stop"] = s.stop;
-  if (s.presence_penalty) body["presence_penalty"] = *s.presence_penalty;
-  if (s.frequency_penalty) body["frequency_penalty"] = *s.frequency_penalty;
-  body["stream"] = r.stream;
-  if (r.stream) body["stream_options"] = {{"include_usage", true}};
-  return body.dump();
+  return out;
 }
 
 Status ResponseTranslator::on_object(const json& j, bool whole_message,
