@@ -43,4 +43,13 @@ void append_json_string(std::string& out, std::string_view text) {
   out.push_back('"');
 }
 
+void append_string_array(std::string& out, const std::vector<std::string_view>& items) {
+  out.push_back('[');
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i > 0) out.push_back(',');
+    append_json_string(out, items[i]);
+  }
+  out.push_back(']');
+}
+
 }  // namespace dsgw

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "common/json_escape.h"
+
 namespace dsgw::policies {
 namespace {
 
@@ -120,21 +122,31 @@ json explain_json(const Policy& policy, const RequestFacts& facts, const Decisio
   return out;
 }
 
-json audit_json(const Policy& policy, const Decision& d) {
-  json candidates = json::array();
+void write_audit_members(JsonObjectWriter& line, const Policy& policy, const Decision& d) {
+  std::vector<std::string_view> pii;
+  for (int i = 0; i < kPiiTypeCount; ++i) {
+    if (d.pii & (PiiMask{1} << i)) pii.push_back(pii::name(static_cast<PiiType>(i)));
+  }
+  std::vector<std::string_view> rules;
+  for (int i : d.matched_rules) rules.push_back(policy.rules[static_cast<size_t>(i)].id);
+
+  line.string("class", policy.classes[static_cast<size_t>(d.data_class)].name);
+  append_string_array(line.member("pii"), pii);
+  append_string_array(line.member("matched_rules"), rules);
+  line.string("rule", d.rule_id(policy));
+  std::string& candidates = line.member("candidates");
+  candidates.push_back('[');
+  bool first = true;
   for (const auto& c : d.candidates) {
     if (c.verdict == Verdict::kModelNotServed) continue;
-    candidates.push_back({{"backend", policy.backends[static_cast<size_t>(c.backend)].name},
-                          {"verdict", std::string(verdict_name(c.verdict))}});
+    if (!first) candidates.push_back(',');
+    first = false;
+    JsonObjectWriter(candidates)
+        .string("backend", policy.backends[static_cast<size_t>(c.backend)].name)
+        .string("verdict", verdict_name(c.verdict));
   }
-  return {
-      {"class", policy.classes[static_cast<size_t>(d.data_class)].name},
-      {"pii", pii_names(d.pii)},
-      {"matched_rules", rule_ids(policy, d.matched_rules)},
-      {"rule", std::string(d.rule_id(policy))},
-      {"candidates", std::move(candidates)},
-      {"policy_revision", policy.revision},
-  };
+  candidates.push_back(']');
+  line.string("policy_revision", policy.revision);
 }
 
 }  // namespace dsgw::policies

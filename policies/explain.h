@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/json_object_writer.h"
 #include "policies/decide.h"
 
 namespace dsgw::policies {
@@ -17,9 +18,9 @@ namespace dsgw::policies {
 nlohmann::json explain_json(const Policy& policy, const RequestFacts& facts, const Decision& decision,
                             std::span<const BackendState> backends);
 
-// One line's worth for the audit log: class, PII types, matched rules,
-// candidates with verdicts, policy revision.
-nlohmann::json audit_json(const Policy& policy, const Decision& decision);
+// An audit-log line's decision members, appended to `line`: class, PII types,
+// matched rules, the deciding rule, candidates with verdicts, policy revision.
+void write_audit_members(JsonObjectWriter& line, const Policy& policy, const Decision& decision);
 
 // Why `c` was kept or eliminated, in a sentence.
 std::string candidate_reason(const Policy& policy, const Decision& decision, const Candidate& c,

@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "common/json_object_writer.h"
 #include "common/log.h"
 #include "policies/explain.h"
 #include "router/pipeline.h"
@@ -13,15 +14,15 @@ int64_t unix_ms(std::chrono::system_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
 
-nlohmann::json audit_line(const Request& request, const RoutingTable& table, const Route& route) {
-  nlohmann::json line = {{"ts_ms", unix_ms(std::chrono::system_clock::now())},
-                         {"request_id", request.id},
-                         {"tenant", request.tenant},
-                         {"model", request.model}};
-  if (!request.device.empty()) line["device"] = request.device;
-  line.update(policies::audit_json(*table.policy, route.decision));
-  line["config_revision"] = table.revision;
-  return line;
+// Starts an audit line: who asked for what, and the decision.
+void begin_audit_line(JsonObjectWriter& line, const Request& request, const RoutingTable& table, const Route& route) {
+  line.number("ts_ms", unix_ms(std::chrono::system_clock::now()))
+      .string("request_id", request.id)
+      .string("tenant", request.tenant)
+      .string("model", request.model);
+  if (!request.device.empty()) line.string("device", request.device);
+  policies::write_audit_members(line, *table.policy, route.decision);
+  line.string("config_revision", table.revision);
 }
 
 }  // namespace
@@ -71,28 +72,44 @@ void account(const Recorders& recorders, const Request& request, const RoutingTa
     }
   }
   if (recorders.audit) {
-    nlohmann::json line = audit_line(request, table, route);
-    nlohmann::json attempts = nlohmann::json::array();
-    for (const auto& a : result.attempts) {
-      attempts.push_back({{"backend", table.backends[static_cast<size_t>(a.backend)]->info().name}, {"outcome", a.outcome}});
+    std::string text;
+    {
+      JsonObjectWriter line(text);
+      begin_audit_line(line, request, table, route);
+      std::string& attempts = line.member("attempts");
+      attempts.push_back('[');
+      for (size_t i = 0; i < result.attempts.size(); ++i) {
+        const auto& a = result.attempts[i];
+        if (i > 0) attempts.push_back(',');
+        JsonObjectWriter(attempts)
+            .string("backend", table.backends[static_cast<size_t>(a.backend)]->info().name)
+            .string("outcome", a.outcome);
+      }
+      attempts.push_back(']');
+      if (backend.empty()) {
+        line.null("backend");
+      } else {
+        line.string("backend", backend);
+      }
+      line.string("outcome", result.outcome)
+          .real("cost_usd", cost)
+          .number("prompt_tokens", result.usage.prompt_tokens)
+          .number("completion_tokens", result.usage.completion_tokens);
     }
-    line["attempts"] = std::move(attempts);
-    line["backend"] = backend.empty() ? nlohmann::json(nullptr) : nlohmann::json(backend);
-    line["outcome"] = result.outcome;
-    line["cost_usd"] = cost;
-    line["prompt_tokens"] = result.usage.prompt_tokens;
-    line["completion_tokens"] = result.usage.completion_tokens;
-    recorders.audit->write(std::move(line));
+    recorders.audit->write(std::move(text));
   }
 }
 
 void account_refusal(const Recorders& recorders, const Request& request, const RoutingTable& table,
                      const Route& route, std::string_view outcome) {
   if (!recorders.audit) return;
-  nlohmann::json line = audit_line(request, table, route);
-  line["backend"] = nullptr;
-  line["outcome"] = "refused:" + std::string(outcome);
-  recorders.audit->write(std::move(line));
+  std::string text;
+  {
+    JsonObjectWriter line(text);
+    begin_audit_line(line, request, table, route);
+    line.null("backend").string("outcome", "refused:" + std::string(outcome));
+  }
+  recorders.audit->write(std::move(text));
 }
 
 }  // namespace dsgw::router

@@ -22,22 +22,22 @@ Result<std::unique_ptr<AuditLog>> AuditLog::open(const std::string& path) {
 AuditLog::AuditLog(std::string path, std::FILE* file)
     : path_(std::move(path)),
       file_(file),
-      lines_(std::make_unique<BatchWriter<nlohmann::json>>(
-          kGather, kBatchLimit, [this](std::vector<nlohmann::json>& lines) { return append(lines); })) {}
+      lines_(std::make_unique<BatchWriter<std::string>>(
+          kGather, kBatchLimit, [this](std::vector<std::string>& lines) { return append(lines); })) {}
 
 AuditLog::~AuditLog() {
   lines_.reset();
   std::fclose(file_);
 }
 
-void AuditLog::write(nlohmann::json line) { lines_->push(std::move(line)); }
+void AuditLog::write(std::string line) { lines_->push(std::move(line)); }
 
 bool AuditLog::flush() { return lines_->flush(); }
 
-bool AuditLog::append(const std::vector<nlohmann::json>& lines) {
+bool AuditLog::append(const std::vector<std::string>& lines) {
   std::string text;
   for (const auto& line : lines) {
-    text += line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    text += line;
     text.push_back('\n');
   }
   if (std::fwrite(text.data(), 1, text.size(), file_) == text.size() && std::fflush(file_) == 0) {

@@ -2,8 +2,8 @@
 // in the state directory. Lines carry ids, classes, PII types, candidates and
 // outcomes; never prompt text or PII values.
 //
-// write() only queues the line: a writer thread of the log's own serialises
-// and appends what gathered, one flush per batch, within kGather of the first
+// write() only queues the line: a writer thread of the log's own appends
+// what gathered, one flush per batch, within kGather of the first
 // line, so that no request waits on the disk. Lines still queued when the
 // process dies are lost: at most kGather's worth.
 #pragma once
@@ -12,8 +12,6 @@
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "common/batch_writer.h"
 #include "common/status.h"
@@ -31,9 +29,9 @@ class AuditLog {
   AuditLog(const AuditLog&) = delete;
   AuditLog& operator=(const AuditLog&) = delete;
 
-  // Queues one line. A failed append is logged (once) and fails no request.
-  // Thread-safe.
-  void write(nlohmann::json line);
+  // Queues one line: a JSON object's text, without the newline. A failed
+  // append is logged (once) and fails no request. Thread-safe.
+  void write(std::string line);
   // Waits until every line queued before the call is in the file; false if an
   // append failed since the last flush().
   bool flush();
@@ -42,13 +40,13 @@ class AuditLog {
  private:
   AuditLog(std::string path, std::FILE* file);
   // On the writer thread.
-  bool append(const std::vector<nlohmann::json>& lines);
+  bool append(const std::vector<std::string>& lines);
 
   const std::string path_;
   std::FILE* const file_;  // the writer thread's
   bool failed_ = false;    // the writer thread's: logs a failing append once
   // Last: its thread stops, writing what is queued, before the file closes.
-  std::unique_ptr<BatchWriter<nlohmann::json>> lines_;
+  std::unique_ptr<BatchWriter<std::string>> lines_;
 };
 
 }  // namespace dsgw::router
