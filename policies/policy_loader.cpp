@@ -4,19 +4,10 @@
 #include <cstdio>
 
 #include "common/toml_reader.h"
+#include "common/utc_time.h"
 
 namespace dsgw::policies {
 namespace {
-
-std::optional<std::chrono::sys_days> parse_date(const std::string& text) {
-  int y = 0;
-  unsigned m = 0, d = 0;
-  char tail = 0;
-  if (std::sscanf(text.c_str(), "%4d-%2u-%2u%c", &y, &m, &d, &tail) != 3) return std::nullopt;
-  const std::chrono::year_month_day ymd{std::chrono::year(y), std::chrono::month(m), std::chrono::day(d)};
-  if (!ymd.ok()) return std::nullopt;
-  return std::chrono::sys_days(ymd);
-}
 
 // Reads one policy file; `diag` collects every problem.
 class Loader {
@@ -196,7 +187,7 @@ class Loader {
       TokenPrice price;
       std::string from;
       if (p.require("from", from)) {
-        if (auto day = parse_date(from)) {
+        if (auto day = parse_utc_date(from)) {
           price.effective_from = *day;
         } else {
           p.error("from", "expected a date \"YYYY-MM-DD\", got \"" + from + "\"");

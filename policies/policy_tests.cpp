@@ -1,9 +1,9 @@
 #include "policies/policy_tests.h"
 
 #include <algorithm>
-#include <cstdio>
 
 #include "common/toml_reader.h"
+#include "common/utc_time.h"
 #include "policies/decide.h"
 #include "policies/request_facts.h"
 
@@ -22,20 +22,6 @@ struct Case {
 };
 
 // "YYYY-MM-DDTHH:MM:SSZ" (UTC).
-std::optional<std::chrono::system_clock::time_point> parse_utc(const std::string& text) {
-  int y = 0;
-  unsigned mo = 0, d = 0;
-  int h = 0, mi = 0, s = 0;
-  char z = 0, tail = 0;
-  if (std::sscanf(text.c_str(), "%4d-%2u-%2uT%2d:%2d:%2d%c%c", &y, &mo, &d, &h, &mi, &s, &z, &tail) != 7 ||
-      z != 'Z' || h > 23 || mi > 59 || s > 59) {
-    return std::nullopt;
-  }
-  const std::chrono::year_month_day ymd{std::chrono::year(y), std::chrono::month(mo), std::chrono::day(d)};
-  if (!ymd.ok()) return std::nullopt;
-  return std::chrono::sys_days(ymd) + std::chrono::hours(h) + std::chrono::minutes(mi) + std::chrono::seconds(s);
-}
-
 template <class T>
 void expect(TableReader& t, const char* key, std::optional<T>& out) {
   T value{};
@@ -73,7 +59,7 @@ Case read_case(const toml::table& table, const std::string& path, Diagnostics& d
   c.spend.tokens_month = std::max(c.spend.tokens_month, c.spend.tokens_today);
   std::string at;
   if (t.get("at", at)) {
-    if (auto when = parse_utc(at)) {
+    if (auto when = parse_utc_time(at)) {
       c.at = *when;
     } else {
       t.error("at", "expected a UTC time \"YYYY-MM-DDTHH:MM:SSZ\", got \"" + at + "\"");
