@@ -260,7 +260,7 @@ Status UsageLedger::flush() {
   return ledger_error(path_, "cannot write usage rows", write_error_);
 }
 
-Result<int> UsageLedger::insert_all(const std::vector<LedgerEntry>& rows) {
+Status UsageLedger::insert_all(const std::vector<LedgerEntry>& rows) {
   if (auto s = writer_.exec("BEGIN IMMEDIATE"); !s) return s.error();
   for (const LedgerEntry& row : rows) {
     insert_.bind(1, row.request_id);
@@ -284,11 +284,11 @@ Result<int> UsageLedger::insert_all(const std::vector<LedgerEntry>& rows) {
     writer_.exec("ROLLBACK");
     return s.error();
   }
-  return static_cast<int>(rows.size());
+  return Status::ok();
 }
 
 bool UsageLedger::write_rows(const std::vector<LedgerEntry>& rows) {
-  auto written = insert_all(rows);
+  const Status written = insert_all(rows);
   if (!written) {
     if (!write_failing_) {
       log::warn("ledger.write_failed").kv("path", path_).kv("rows", static_cast<int64_t>(rows.size()))

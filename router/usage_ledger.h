@@ -117,7 +117,7 @@ class UsageLedger {
   void add_locked(const std::string& tenant, int64_t day, const Spend& spend);
   // On the writer thread: one transaction for the batch.
   bool write_rows(const std::vector<LedgerEntry>& rows);
-  Result<int> insert_all(const std::vector<LedgerEntry>& rows);
+  Status insert_all(const std::vector<LedgerEntry>& rows);
 
   const std::string path_;
 
