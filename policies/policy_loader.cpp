@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <set>
 
 #include "common/toml_reader.h"
 #include "common/utc_time.h"
@@ -175,10 +176,8 @@ class Loader {
       t.error("name", "no [[backend]] named \"" + name + "\" in the daemon config");
       return;
     }
+    if (!described_.insert(name).second) t.error("name", "backend \"" + name + "\" is described twice");
     BackendProfile& profile = policy_.backends[static_cast<size_t>(index)];
-    if (!profile.pricing.token_prices.empty() || profile.pricing.energy || profile.pricing.gpu_hourly) {
-      t.error("name", "backend \"" + name + "\" is described twice");
-    }
     read_non_negative(t, "ttft_ms", profile.prior.ttft_ms);
     read_non_negative(t, "tpot_ms", profile.prior.tpot_ms);
     const auto prices = t.tables("tokens_price");
@@ -345,6 +344,7 @@ class Loader {
   Policy& policy_;
   const std::vector<BackendFacts>& backends_;
   Diagnostics& diag_;
+  std::set<std::string> described_;  // backends with a [[backend]] table so far
 };
 
 }  // namespace

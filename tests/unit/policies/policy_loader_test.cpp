@@ -395,13 +395,16 @@ TEST_CASE("policy: bad times of day and dates are errors") {
                  "F:13:1: backend[0].tokens_price[0].time_of_use[0].from: is required but missing"));
 }
 
-TEST_CASE("policy: duplicate rule ids, tenants and classes are errors") {
+TEST_CASE("policy: duplicate rule ids, tenants, classes and backend tables are errors") {
   CHECK(only_error(kBase + "[[class]]\nname = \"public\"\njurisdictions = [\"eu\"]\n") ==
         "F:8:8: class[2].name: duplicate class \"public\"");
   CHECK(only_error(kBase + "[[tenant]]\nname = \"a\"\n[[tenant]]\nname = \"a\"\n") ==
         "F:10:8: tenant[1].name: duplicate tenant \"a\"");
   const std::string rule = "[[rule]]\nid = \"r\"\n[rule.then]\ndeny = [\"cn-api\"]\n";
   CHECK(only_error(kBase + rule + rule) == "F:12:6: rule[1].id: duplicate rule id \"r\"");
+  // A second [[backend]] table for one backend, even one with only latency priors.
+  const std::string priors = "[[backend]]\nname = \"cn-api\"\nttft_ms = 100\n";  // lines 7..9, then 10..12
+  CHECK(only_error(kBase + priors + priors) == "F:11:8: backend[1].name: backend \"cn-api\" is described twice");
 }
 
 TEST_CASE("policy: prefer = \"order\" needs an order list; prefer takes three values") {
