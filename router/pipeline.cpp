@@ -17,7 +17,7 @@ Result<Route> Pipeline::explain(Request request, const RoutingTable& table) cons
   auto tenant = table.authenticator.authenticate(request.credential);
   if (!tenant) return tenant.error();
   request.tenant = std::move(tenant.value());
-  return route(request, table, recorders_.ledger);
+  return route(request, table, recorders_.ledger, Hold::kNothing);
 }
 
 Result<Placement> Pipeline::place(Request request, std::shared_ptr<const RoutingTable> table) {
@@ -26,7 +26,7 @@ Result<Placement> Pipeline::place(Request request, std::shared_ptr<const Routing
   if (!tenant) return tenant.error();
   request.tenant = std::move(tenant.value());
 
-  auto routed = route(request, *table, recorders_.ledger);
+  auto routed = route(request, *table, recorders_.ledger, Hold::kEstimate);
   if (!routed) return routed.error();
   if (const auto& denied = routed->decision.error) {
     account_refusal(recorders_, request, *table, *routed, denied->subcode.empty() ? error_code_name(denied->code) : denied->subcode);

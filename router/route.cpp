@@ -27,20 +27,27 @@ std::vector<policies::BackendState> snapshot(const RoutingTable& table, const st
   return states;
 }
 
-Result<Route> route(const Request& request, const RoutingTable& table, const UsageLedger* ledger,
+Result<Route> route(const Request& request, const RoutingTable& table, UsageLedger* ledger, Hold hold,
                     std::chrono::system_clock::time_point now) {
   static const policies::pii::Detector kDetector;
   const policies::Policy& policy = *table.policy;
   auto facts = policies::extract_facts(request, policy, kDetector);
   if (!facts) return facts.error();
-  policies::SpendSoFar spend;
   const policies::Tenant* tenant = policies::tenant_of(policy, *facts);
+  Route r{std::move(facts.value()), {}, snapshot(table, request.model), tenant ? tenant->name : request.tenant, {}};
+  auto decide = [&](const TenantSpend& s) {
+    const policies::SpendSoFar spend{s.today.usd, s.this_month.usd, s.today.tokens, s.this_month.tokens};
+    r.decision = policies::decide(policy, r.facts, r.states, spend, now);
+    const policies::Decision& d = r.decision;
+    if (hold == Hold::kNothing || d.error || d.order.empty()) return Spend{};
+    const policies::Candidate& chosen = d.candidates[static_cast<size_t>(d.order.front())];
+    return Spend{chosen.cost_usd, r.facts.prompt_tokens + d.output_tokens};
+  };
   if (ledger && tenant) {
-    const TenantSpend s = ledger->spend(tenant->name, now);
-    spend = {s.today.usd, s.this_month.usd, s.today.tokens, s.this_month.tokens};
+    r.held = ledger->reserve(tenant->name, now, decide);
+  } else {
+    decide(TenantSpend{});
   }
-  Route r{std::move(facts.value()), {}, snapshot(table, request.model), tenant ? tenant->name : request.tenant};
-  r.decision = policies::decide(policy, r.facts, r.states, spend, now);
   return r;
 }
 

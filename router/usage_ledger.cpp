@@ -306,17 +306,54 @@ bool UsageLedger::write_rows(const std::vector<LedgerEntry>& rows) {
 }
 
 TenantSpend UsageLedger::spend(const std::string& tenant, system_clock::time_point now) const {
+  std::lock_guard lock(memory_mu_);
+  return spend_locked(tenant, now);
+}
+
+TenantSpend UsageLedger::spend_locked(const std::string& tenant, system_clock::time_point now) const {
   const int64_t day = day_of_ms(to_ms(now));
   const int64_t month = month_of_day(day);
   TenantSpend out;
-  std::lock_guard lock(memory_mu_);
-  const auto it = tenants_.find(tenant);
-  if (it == tenants_.end()) return out;
-  if (const auto d = it->second.days.find(day); d != it->second.days.end()) out.today = d->second;
-  if (const auto m = it->second.months.find(month); m != it->second.months.end()) {
-    out.this_month = m->second;
+  if (const auto it = tenants_.find(tenant); it != tenants_.end()) {
+    if (const auto d = it->second.days.find(day); d != it->second.days.end()) out.today = d->second;
+    if (const auto m = it->second.months.find(month); m != it->second.months.end()) out.this_month = m->second;
+  }
+  if (const auto held = in_flight_.find(tenant); held != in_flight_.end()) {
+    out.today += held->second;
+    out.this_month += held->second;
   }
   return out;
+}
+
+UsageLedger::Reservation UsageLedger::reserve(const std::string& tenant, system_clock::time_point now,
+                                              const std::function<Spend(const TenantSpend&)>& decide) {
+  std::lock_guard lock(memory_mu_);
+  const Spend amount = decide(spend_locked(tenant, now));
+  if (amount.usd <= 0 && amount.tokens <= 0) return {};
+  in_flight_[tenant] += amount;
+  return Reservation(this, tenant, amount);
+}
+
+UsageLedger::Reservation& UsageLedger::Reservation::operator=(Reservation&& other) noexcept {
+  if (this != &other) {
+    release();
+    ledger_ = std::exchange(other.ledger_, nullptr);
+    tenant_ = std::move(other.tenant_);
+    amount_ = other.amount_;
+  }
+  return *this;
+}
+
+void UsageLedger::Reservation::release() {
+  if (!ledger_) return;
+  std::lock_guard lock(ledger_->memory_mu_);
+  auto it = ledger_->in_flight_.find(tenant_);
+  if (it != ledger_->in_flight_.end()) {
+    it->second.usd -= amount_.usd;
+    it->second.tokens -= amount_.tokens;
+    if (it->second.tokens <= 0 && it->second.usd <= 1e-12) ledger_->in_flight_.erase(it);
+  }
+  ledger_ = nullptr;
 }
 
 std::vector<UsageLedger::Row> UsageLedger::totals_since(system_clock::time_point since) const {

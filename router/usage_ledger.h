@@ -15,6 +15,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -78,7 +79,39 @@ class UsageLedger {
   // the totals count those rows all the same (the tokens were spent).
   Status flush();
 
-  // From memory, no SQL. Rolls over at UTC day and month boundaries: a day or
+  // Spend held against a tenant's budget while its request runs, from the
+  // routing decision until the request has been recorded. Released when
+  // destroyed; movable. A default one holds nothing.
+  class Reservation {
+   public:
+    Reservation() = default;
+    Reservation(Reservation&& other) noexcept { *this = std::move(other); }
+    Reservation& operator=(Reservation&& other) noexcept;
+    ~Reservation() { release(); }
+    Reservation(const Reservation&) = delete;
+    Reservation& operator=(const Reservation&) = delete;
+
+   private:
+    friend class UsageLedger;
+    Reservation(UsageLedger* ledger, std::string tenant, Spend amount)
+        : ledger_(ledger), tenant_(std::move(tenant)), amount_(amount) {}
+    void release();
+
+    UsageLedger* ledger_ = nullptr;
+    std::string tenant_;
+    Spend amount_;
+  };
+
+  // Decides and reserves in one step: `decide` is given the tenant's spend
+  // (recorded, plus what requests in flight hold) and returns what its own
+  // request is expected to spend, which is held until the Reservation goes.
+  // So concurrent requests of one tenant cannot all pass a budget that only
+  // some of them fit. `decide` runs under the ledger's lock: keep it short.
+  Reservation reserve(const std::string& tenant, std::chrono::system_clock::time_point now,
+                      const std::function<Spend(const TenantSpend&)>& decide);
+
+  // From memory, no SQL; includes what requests in flight hold (reserve()).
+  // Rolls over at UTC day and month boundaries: a day or
   // month with nothing recorded reads as zero. `now` is meant to be the
   // current time: memory keeps whole totals only for recent buckets (from the
   // day before open() and its month on; per tenant, the 3 newest days and
@@ -115,6 +148,7 @@ class UsageLedger {
               int64_t day_floor, int64_t month_floor);
   Status load(int64_t since_ms);
   void add_locked(const std::string& tenant, int64_t day, const Spend& spend);
+  TenantSpend spend_locked(const std::string& tenant, std::chrono::system_clock::time_point now) const;
   // On the writer thread: one transaction for the batch.
   bool write_rows(const std::vector<LedgerEntry>& rows);
   Status insert_all(const std::vector<LedgerEntry>& rows);
@@ -132,8 +166,9 @@ class UsageLedger {
   mutable std::mutex read_mu_;  // guards reader_
   mutable sqlite::Db reader_;
 
-  mutable std::mutex memory_mu_;  // guards tenants_
+  mutable std::mutex memory_mu_;  // guards tenants_, in_flight_
   std::unordered_map<std::string, TenantBuckets> tenants_;
+  std::unordered_map<std::string, Spend> in_flight_;  // held by Reservations, per tenant
   const int64_t initial_day_floor_;    // first day whose totals open() loaded
   const int64_t initial_month_floor_;  // first month whose totals open() loaded
 

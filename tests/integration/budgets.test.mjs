@@ -24,7 +24,14 @@ const kCostIfCacheIgnored = (kPromptTokens * kPrice.miss + kContent.length * kPr
 const kUsdPerDay = 1.0;
 const kTokensPerDay = 250_000;
 
-const kKeys = { frugal: 'sk-client-frugal-1b2c3d', counted: 'sk-client-counted-4e5f6a', rich: 'sk-client-rich-7b8c9d' };
+const kKeys = {
+  frugal: 'sk-client-frugal-1b2c3d', counted: 'sk-client-counted-4e5f6a', rich: 'sk-client-rich-7b8c9d',
+  burst: 'sk-client-burst-0c1d2e',
+};
+// A burst of requests in flight together: each holds its estimate (max_tokens plus the prompt's
+// few tokens) against the tenant's tokens_per_day until it is recorded.
+const kBurstMaxTokens = 1000;
+const kBurstTokensPerDay = 2500;
 const kPromptMarker = 'budget-prompt-marker-2f9a';
 
 const kPolicy = `
@@ -45,6 +52,10 @@ tokens_per_day = ${kTokensPerDay}
 
 [[tenant]]
 name = "rich"
+
+[[tenant]]
+name = "burst"
+tokens_per_day = ${kBurstTokensPerDay}
 
 [[backend]]
 name = "paid"
@@ -170,6 +181,18 @@ describe('dsgw budgets', () => {
     const refused = await chat('counted');
     assert.equal(refused.status, 429, refused.text);
     assert.equal(refused.json.error.code, 'budget_exceeded');
+  });
+
+  it('holds what requests in flight are expected to spend, so a burst cannot overrun the budget together', async () => {
+    // Six at once, each answered after 500 ms: the fourth sees three holds of ~1,000 tokens.
+    const results = await Promise.all(Array.from({ length: 6 }, () => chat('burst', {
+      max_tokens: kBurstMaxTokens, mock: { firstByteDelayMs: 500 },
+    })));
+    const served = results.filter((r) => r.status === 200);
+    const refused = results.filter((r) => r.status === 429);
+    assert.equal(served.length, 3, results.map((r) => `${r.status} ${r.text.slice(0, 120)}`).join('\n'));
+    assert.equal(refused.length, 3);
+    for (const r of refused) assert.equal(r.json.error.code, 'budget_exceeded');
   });
 
   it('keeps the ledger in usage.sqlite under state_dir', () => {

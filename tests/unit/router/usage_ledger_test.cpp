@@ -481,3 +481,34 @@ TEST_CASE("ledger: rows that cannot be written are reported by flush(), and stil
   CHECK(contains(s.error().message, "no such table"));
   check_spend(ledger->spend("a", now), 0.75, 3, 0.75, 3);
 }
+
+TEST_CASE("ledger: a reservation counts in spend() until it is released, once") {
+  TempDir dir;
+  const auto now = utc(2024, 9, 3, 12);
+  auto ledger = must_open(dir.path("usage.db"), now);
+  record(*ledger, entry("a", now, 10, 0, 1.0));
+
+  std::vector<TenantSpend> seen;
+  auto hold = [&](double usd, int64_t tokens) {
+    return ledger->reserve("a", now, [&](const TenantSpend& s) {
+      seen.push_back(s);
+      return dsgw::router::Spend{usd, tokens};
+    });
+  };
+  auto first = hold(0.5, 100);
+  check_spend(ledger->spend("a", now), 1.5, 110, 1.5, 110);
+  {
+    auto second = hold(0.25, 50);
+    REQUIRE(seen.size() == 2);
+    CHECK(seen[1].today.usd == 1.5);  // the second decision saw the first's hold
+    check_spend(ledger->spend("a", now), 1.75, 160, 1.75, 160);
+    auto moved = std::move(second);  // a move transfers the hold, it does not release it twice
+    check_spend(ledger->spend("a", now), 1.75, 160, 1.75, 160);
+  }
+  check_spend(ledger->spend("a", now), 1.5, 110, 1.5, 110);
+  first = {};
+  check_spend(ledger->spend("a", now), 1.0, 10, 1.0, 10);
+  check_spend(ledger->spend("b", now), 0, 0, 0, 0);  // holds are per tenant
+  auto nothing = hold(0, 0);
+  check_spend(ledger->spend("a", now), 1.0, 10, 1.0, 10);
+}
