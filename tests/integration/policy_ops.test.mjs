@@ -4,6 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { networkInterfaces } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -365,5 +366,39 @@ expect_backend = "site"
         assert.ok(!logs.includes(needle), `${needle} in the logs`);
       }
     });
+  });
+});
+
+// POST /admin/reload is for the operator on the box: a client from another address gets 404,
+// even when dsgw listens on every interface.
+describe('POST /admin/reload from a non-loopback address', () => {
+  const address = Object.values(networkInterfaces()).flat()
+    .find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
+  const skip = address ? false : 'this machine has no non-loopback IPv4 address';
+  let mock;
+  let dsgw;
+
+  before(async () => {
+    if (skip) return;
+    mock = await startMockUpstream();
+    const dir = makeTempDir('dsgw-reload-remote-');
+    dsgw = await startDsgw({
+      server: serverConfig({ listen: '0.0.0.0:0', allow_unauthenticated: true }),
+      backend: [openaiBackend(mock.baseUrl, { name: 'up', models: ['m'], jurisdiction: 'site' })],
+    }, { dir });
+  });
+
+  after(async () => {
+    await dsgw?.stop();
+    await mock?.close();
+  });
+
+  it('is refused with 404, while loopback is served', { skip }, async () => {
+    const remote = await request(`http://${address}:${dsgw.port}/admin/reload`, { method: 'POST' });
+    assert.equal(remote.status, 404, remote.text);
+    assert.match(remote.json.error.message, /only served to loopback clients/);
+    assert.equal((await request(`http://${address}:${dsgw.port}/healthz`)).status, 200);
+    const local = await request(`${dsgw.url}/admin/reload`, { method: 'POST' });
+    assert.equal(local.status, 200, local.text);
   });
 });
