@@ -17,8 +17,9 @@ import { makeTempDir, openaiBackend, serverConfig, sha256Hex, startDsgw } from '
 import { collectSse, openRequest, readBody, request } from '../support/http_client.mjs';
 import { startMockUpstream } from '../support/mock_upstream.mjs';
 import {
-  generateRequest, kBackends, kPolicyA, kPolicyB, model, policyToml, Rng,
+  generateRequest, kBackends, kPolicyA, kPolicyB, model, policyToml,
 } from '../support/pii_corpus.mjs';
+import { Rng } from '../support/rng.mjs';
 
 const kSeed = Number(process.env.DSGW_SOVEREIGNTY_SEED ?? 20250905);
 const kConcurrency = 16;

@@ -1,36 +1,14 @@
 // Random requests with PII planted in them, and the policies they are sent under, for the data
 // sovereignty suite (tests/integration/sovereignty.test.mjs):
-//   - a seeded PRNG, so that a failing run can be replayed from its seed;
 //   - PII value makers with correct checksums (Luhn cards, GB 11643 resident IDs, mod-97 IBANs),
 //     near misses that fail them, and the forms people write them in;
 //   - two policies as data, written out as TOML for dsgw and evaluated by a small model here that
 //     predicts a request's class, where it may go and which backend should answer;
 //   - generateRequest(), which plants values in messages, content parts, tools, metadata and user.
+// Every maker draws from an Rng (rng.mjs) it is given, so a failing run replays from its seed.
 
 // The four backends, in config order. Each is named after its jurisdiction; the policies name them.
 export const kBackends = ['site', 'lan', 'eu', 'cn'];
-
-// --- a seeded PRNG -----------------------------------------------------------------------------
-
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-export class Rng {
-  constructor(seed) { this.next = mulberry32(seed); }
-  int(lo, hi) { return lo + Math.floor(this.next() * (hi - lo + 1)); } // inclusive
-  pick(items) { return items[Math.floor(this.next() * items.length)]; }
-  chance(p) { return this.next() < p; }
-  digits(n) { let s = ''; for (let i = 0; i < n; i++) s += String(this.int(0, 9)); return s; }
-  chars(alphabet, n) { let s = ''; for (let i = 0; i < n; i++) s += alphabet[this.int(0, alphabet.length - 1)]; return s; }
-}
 
 const kUpper = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
 const kLower = 'abcdefghijklmnopqrstuvwxyz';

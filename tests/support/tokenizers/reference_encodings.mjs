@@ -22,24 +22,15 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
+import { Rng } from "../rng.mjs";
 import { makeR1Tokenizer, resolvePackageFile } from "./make_r1_tokenizer.mjs";
 
 // ---------------------------------------------------------------- PRNG
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-let rand = mulberry32(1);
-const int = (lo, hi) => lo + Math.floor(rand() * (hi - lo + 1)); // inclusive
-const pick = (arr) => arr[int(0, arr.length - 1)];
-const chance = (p) => rand() < p;
+let rng = new Rng(1);
+const rand = () => rng.next();
+const int = (lo, hi) => rng.int(lo, hi); // inclusive
+const pick = (arr) => rng.pick(arr);
+const chance = (p) => rng.chance(p);
 const repeat = (n, f) => Array.from({ length: n }, f);
 
 // ---------------------------------------------------------------- material
@@ -256,7 +247,7 @@ async function main(argv) {
     else return usage();
   }
   if (out === null || !(count >= 1) || !Number.isInteger(seed)) return usage();
-  rand = mulberry32(seed);
+  rng = new Rng(seed);
   const strings = generateStrings(count);
 
   let r1 = null;
