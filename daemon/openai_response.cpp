@@ -39,9 +39,6 @@ void finish_choice(JsonObjectWriter& choice, const std::string* finish_reason, s
   choice.members_of(extra_json);
 }
 
-std::string sse_begin() { return "data: "; }
-void sse_end(std::string& out) { out += "\n\n"; }
-
 }  // namespace
 
 ResponseIdentity make_identity(const router::Request& request) {
@@ -51,44 +48,8 @@ ResponseIdentity make_identity(const router::Request& request) {
           std::chrono::duration_cast<std::chrono::seconds>(now).count()};
 }
 
-std::string ChunkEncoder::delta(const router::Delta& d) {
-  std::string out = sse_begin();
-  {
-    JsonObjectWriter j(out);
-    write_envelope(j, id_, true);
-    std::string& choices = j.member("choices");
-    choices.push_back('[');
-    {
-      JsonObjectWriter choice(choices);
-      choice.number("index", 0);
-      if (is_chat(id_)) {
-        JsonObjectWriter delta(choice.member("delta"));
-        if (!sent_role_) {
-          delta.string("role", "assistant");
-          sent_role_ = true;
-        }
-        if (!d.reasoning.empty()) delta.string("reasoning_content", d.reasoning);
-        if (!d.content.empty()) delta.string("content", d.content);
-        delta.members_of(d.delta_extra_json);
-      } else {
-        choice.string("text", d.content);
-      }
-      finish_choice(choice, nullptr, d.choice_extra_json);
-    }
-    choices.push_back(']');
-  }
-  sse_end(out);
-  return out;
-}
-
-std::string ChunkEncoder::usage(const router::Usage& u) {
-  usage_ = u;
-  has_usage_ = true;
-  return "";
-}
-
-std::string ChunkEncoder::finish(const router::Finish& f) {
-  std::string out = sse_begin();
+std::string ChunkEncoder::chunk(const router::Delta& d, const std::string* finish_reason) {
+  std::string out = "data: ";
   {
     JsonObjectWriter j(out);
     write_envelope(j, id_, true);
@@ -100,23 +61,40 @@ std::string ChunkEncoder::finish(const router::Finish& f) {
       if (is_chat(id_)) {
         JsonObjectWriter delta(choice.member("delta"));
         if (!sent_role_) delta.string("role", "assistant");
+        sent_role_ = true;
+        if (!d.reasoning.empty()) delta.string("reasoning_content", d.reasoning);
+        if (!d.content.empty()) delta.string("content", d.content);
+        delta.members_of(d.delta_extra_json);
       } else {
-        choice.string("text", "");
+        choice.string("text", d.content);
       }
-      finish_choice(choice, &f.reason, "");
+      finish_choice(choice, finish_reason, d.choice_extra_json);
     }
     choices.push_back(']');
   }
-  sse_end(out);
+  out += "\n\n";
+  return out;
+}
+
+std::string ChunkEncoder::delta(const router::Delta& d) { return chunk(d, nullptr); }
+
+std::string ChunkEncoder::usage(const router::Usage& u) {
+  usage_ = u;
+  has_usage_ = true;
+  return "";
+}
+
+std::string ChunkEncoder::finish(const router::Finish& f) {
+  std::string out = chunk(router::Delta{}, &f.reason);
   if (include_usage_ && has_usage_) {
-    out += sse_begin();
+    out += "data: ";
     {
       JsonObjectWriter u(out);
       write_envelope(u, id_, true);
       u.raw("choices", "[]");
       append_usage(u.member("usage"), usage_);
     }
-    sse_end(out);
+    out += "\n\n";
   }
   out += "data: [DONE]\n\n";
   return out;

@@ -35,6 +35,9 @@ class ChunkEncoder {
   static std::string failure(const Error& error);
 
  private:
+  // One chunk event: the delta's text, and the finish when `finish_reason` is set.
+  std::string chunk(const router::Delta& delta, const std::string* finish_reason);
+
   ResponseIdentity id_;
   bool include_usage_;
   bool sent_role_ = false;
