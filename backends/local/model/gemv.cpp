@@ -52,150 +52,185 @@ void gemv_generic(const T* w, const GemvArgs& a, std::int64_t o_begin, std::int6
 
 #ifdef DSGW_GEMV_X86
 
-// Software prefetch distance on each bf16 weight row: ahead of the hardware
-// prefetcher, which stops at 4 KB page borders (the weights are a file
-// mapping in 4 KB pages). On a busy 2-core Xeon it gave bf16 about +14% and
-// fp32 nothing, so only the bf16 kernel prefetches.
-constexpr int kPrefetchBytes = 1024;
-
-template <class T>
-__attribute__((target("avx512f,avx512bw"))) inline __m512 load16(const T* p) {
+// The AVX-512 kernel works on chunks of 32 inputs. A chunk of a weight row
+// gives two fp32 vectors, halves 0 and 1, which multiply the x vectors at
+// i and i + 16. fp32: the elements in order. bf16, 32 per 512-bit load: each
+// 32-bit lane holds an even element in its low half and the following odd
+// one in its high half; shifting left by 16 gives the even ones as fp32,
+// masking the low half the odd ones, so no shuffles are needed if x is
+// rearranged the same way once per call (per chunk, its 16 even then its 16
+// odd elements).
+template <class T, int Half>
+__attribute__((target("avx512f,avx512bw"))) inline __m512 weight_half(const T* row, std::int64_t i) {
   if constexpr (sizeof(T) == 2) {
-    __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
-    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+    const __m512i v = _mm512_loadu_si512(row + i);
+    if constexpr (Half == 0) {
+      return _mm512_castsi512_ps(_mm512_slli_epi32(v, 16));
+    } else {
+      return _mm512_castsi512_ps(_mm512_and_si512(v, _mm512_set1_epi32(static_cast<int>(0xFFFF0000u))));
+    }
   } else {
-    return _mm512_loadu_ps(p);
+    return _mm512_loadu_ps(row + i + 16 * Half);
   }
 }
 
-// Two output rows at a time, `B` rows of X: each weight vector is loaded once
-// and used B times; each X vector is loaded once per two weight rows.
-template <class T, int B>
-__attribute__((target("avx512f,avx512bw"))) void gemv_avx512(const T* w, const GemvArgs& a,
-                                                             std::int64_t o_begin, std::int64_t o_end) {
-  const std::int64_t n16 = a.in / 16 * 16;
-  std::int64_t o = o_begin;
-  for (; o + 2 <= o_end; o += 2) {
-    const T* r0 = w + o * a.in;
-    const T* r1 = r0 + a.in;
-    __m512 acc0[B], acc1[B];
+// Sum of the 16 lanes (not _mm512_reduce_add_ps: GCC 12's trips -Wuninitialized).
+__attribute__((target("avx512f,avx512bw"))) inline float hsum16(__m512 v) {
+  const __m512 folded = _mm512_add_ps(v, _mm512_shuffle_f32x4(v, v, _MM_SHUFFLE(3, 2, 3, 2)));
+  const __m256 s = _mm512_castps512_ps256(folded);
+  __m128 q = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+  q = _mm_add_ps(q, _mm_movehl_ps(q, q));
+  q = _mm_add_ss(q, _mm_movehdup_ps(q));
+  return _mm_cvtss_f32(q);
+}
+
+// One half of every chunk: R weight vectors, each used B times; each x vector
+// used R times.
+template <class T, int Half, int R, int B>
+__attribute__((target("avx512f,avx512bw"))) inline void fma_half(const T* w, std::int64_t in, const float* x,
+                                                                 std::int64_t x_stride, std::int64_t i,
+                                                                 __m512 (&acc)[R][B]) {
+  __m512 wv[R];
 #pragma GCC unroll 8
-    for (int b = 0; b < B; ++b) acc0[b] = acc1[b] = _mm512_setzero_ps();
-    for (std::int64_t i = 0; i < n16; i += 16) {
-      __m512 w0 = load16(r0 + i);
-      __m512 w1 = load16(r1 + i);
+  for (int r = 0; r < R; ++r) wv[r] = weight_half<T, Half>(w + r * in, i);
 #pragma GCC unroll 8
-      for (int b = 0; b < B; ++b) {
-        __m512 xv = _mm512_loadu_ps(a.x + b * a.x_stride + i);
-        acc0[b] = _mm512_fmadd_ps(w0, xv, acc0[b]);
-        acc1[b] = _mm512_fmadd_ps(w1, xv, acc1[b]);
+  for (int b = 0; b < B; ++b) {
+    const __m512 xv = _mm512_loadu_ps(x + b * x_stride + i + 16 * Half);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) acc[r][b] = _mm512_fmadd_ps(wv[r], xv, acc[r][b]);
+  }
+}
+
+// Inputs [k0, k1) of R weight rows against B rows of x (rearranged if
+// bf16), added to `sums` (the tile's partial sums for those x rows).
+// `prefetch`: also fetch the next R weight rows, which follow these (ahead
+// of the hardware prefetcher, which stops at 4 KB page borders and idles
+// while a tile computes from L1; past the last row it fetches nothing useful
+// but cannot fault).
+template <class T, int R, int B>
+__attribute__((target("avx512f,avx512bw"))) void tile_block(const T* rows, std::int64_t in, const float* x,
+                                                            std::int64_t x_stride, std::int64_t k0,
+                                                            std::int64_t k1, bool prefetch, __m512* sums) {
+  __m512 acc[R][B];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 8
+    for (int b = 0; b < B; ++b) acc[r][b] = sums[r * kGemvMaxBatch + b];
+  }
+  for (std::int64_t i = k0; i < k1; i += 32) {
+    if (prefetch) {
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 2
+        for (std::size_t line = 0; line < 32 * sizeof(T); line += 64)
+          _mm_prefetch(reinterpret_cast<const char*>(rows + (R + r) * in + i) + line, _MM_HINT_T0);
       }
     }
-#pragma GCC unroll 8
-    for (int b = 0; b < B; ++b) {
-      a.y[b * a.y_stride + o] = _mm512_reduce_add_ps(acc0[b]);
-      a.y[b * a.y_stride + o + 1] = _mm512_reduce_add_ps(acc1[b]);
-    }
+    fma_half<T, 0>(rows, in, x, x_stride, i, acc);
+    fma_half<T, 1>(rows, in, x, x_stride, i, acc);
   }
-  for (; o < o_end; ++o) {
-    const T* r0 = w + o * a.in;
-    __m512 acc0[B];
 #pragma GCC unroll 8
-    for (int b = 0; b < B; ++b) acc0[b] = _mm512_setzero_ps();
-    for (std::int64_t i = 0; i < n16; i += 16) {
-      __m512 w0 = load16(r0 + i);
+  for (int r = 0; r < R; ++r) {
 #pragma GCC unroll 8
-      for (int b = 0; b < B; ++b)
-        acc0[b] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(a.x + b * a.x_stride + i), acc0[b]);
-    }
-#pragma GCC unroll 8
-    for (int b = 0; b < B; ++b) a.y[b * a.y_stride + o] = _mm512_reduce_add_ps(acc0[b]);
+    for (int b = 0; b < B; ++b) sums[r * kGemvMaxBatch + b] = acc[r][b];
   }
-  if (n16 < a.in) gemv_generic(w, a, o_begin, o_end, n16, true);
 }
 
-// bf16 weights, 32 per 512-bit load: each 32-bit lane holds an even element
-// in its low half and the following odd one in its high half. Shifting left
-// by 16 gives the even ones as fp32, masking the low half the odd ones, so no
-// shuffles are needed if x is rearranged the same way once per call:
-// per 32-element block, its 16 even then its 16 odd elements.
-__attribute__((target("avx512f,avx512bw"))) inline __m512 widen_even(__m512i v) {
-  return _mm512_castsi512_ps(_mm512_slli_epi32(v, 16));
+// Output rows [o, o + R) for every row of x. The inputs go in blocks small
+// enough that the R weight rows' block and every x row's block stay in L1
+// while the x rows pass in groups of up to 4 (the most whose sums fit the
+// registers); the next R weight rows are fetched meanwhile.
+template <class T, int R>
+__attribute__((target("avx512f,avx512bw"))) void tile_avx512(const T* w, std::int64_t in, const float* x,
+                                                             std::int64_t x_stride, int batch, float* y,
+                                                             std::int64_t y_stride, std::int64_t o) {
+  constexpr int kGroup = 4;
+  const std::int64_t n32 = in / 32 * 32;
+  // About 16 KB of x per block.
+  const std::int64_t k_block = std::max<std::int64_t>(256, 4096 / batch / 32 * 32);
+  const T* rows = w + o * in;
+  __m512 sums[R * kGemvMaxBatch];
+  for (int r = 0; r < R; ++r) {
+    for (int b = 0; b < batch; ++b) sums[r * kGemvMaxBatch + b] = _mm512_setzero_ps();
+  }
+  for (std::int64_t k0 = 0; k0 < n32; k0 += k_block) {
+    const std::int64_t k1 = std::min(n32, k0 + k_block);
+    for (int g = 0; g < batch; g += kGroup) {
+      const float* xg = x + g * x_stride;
+      const bool prefetch = g == 0;  // once per input block
+      switch (std::min(kGroup, batch - g)) {
+        case 1:
+          tile_block<T, R, 1>(rows, in, xg, x_stride, k0, k1, prefetch, sums + g);
+          break;
+        case 2:
+          tile_block<T, R, 2>(rows, in, xg, x_stride, k0, k1, prefetch, sums + g);
+          break;
+        case 3:
+          tile_block<T, R, 3>(rows, in, xg, x_stride, k0, k1, prefetch, sums + g);
+          break;
+        default:
+          tile_block<T, R, 4>(rows, in, xg, x_stride, k0, k1, prefetch, sums + g);
+          break;
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    for (int b = 0; b < batch; ++b) y[b * y_stride + o + r] = hsum16(sums[r * kGemvMaxBatch + b]);
+  }
 }
 
-template <int B>
-__attribute__((target("avx512f,avx512bw"))) void gemv_avx512_bf16(const std::uint16_t* w, const GemvArgs& a,
-                                                                  std::int64_t o_begin, std::int64_t o_end) {
+// x as the bf16 kernel reads it (see weight_half): rearranged once per
+// product and thread, reused across the row blocks of one product. Aligned
+// like libtorch's tensors: loads that straddle cache lines cost twice.
+struct alignas(64) Line {
+  float v[16];
+};
+
+__attribute__((target("avx512f,avx512bw"))) const float* rearranged_x(const GemvArgs& a) {
   const std::int64_t n32 = a.in / 32 * 32;
-  thread_local std::vector<float> xs;
+  thread_local std::vector<Line> xs;
   thread_local std::uint64_t xs_call = 0;
   thread_local const float* xs_source = nullptr;
   thread_local int xs_batch = 0;
-  bool fresh = a.call_id == 0 || a.call_id != xs_call || a.x != xs_source || xs_batch != B;
-  if (xs.size() < static_cast<std::size_t>(B * n32)) {
-    xs.resize(static_cast<std::size_t>(B * n32));
+  bool fresh = a.call_id == 0 || a.call_id != xs_call || a.x != xs_source || xs_batch != a.batch;
+  if (xs.size() < static_cast<std::size_t>(a.batch * n32 / 16)) {
+    xs.resize(static_cast<std::size_t>(a.batch * n32 / 16));
     fresh = true;
   }
   xs_call = a.call_id;
   xs_source = a.x;
-  xs_batch = B;
+  xs_batch = a.batch;
+  float* data = xs.data()->v;
   const __m512i even_idx = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
   const __m512i odd_idx = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
-  for (int b = 0; b < B && fresh; ++b) {
+  for (int b = 0; b < a.batch && fresh; ++b) {
     const float* x = a.x + b * a.x_stride;
-    float* out = xs.data() + b * n32;
+    float* out = data + b * n32;
     for (std::int64_t i = 0; i < n32; i += 32) {
       __m512 lo = _mm512_loadu_ps(x + i), hi = _mm512_loadu_ps(x + i + 16);
-      _mm512_storeu_ps(out + i, _mm512_permutex2var_ps(lo, even_idx, hi));
-      _mm512_storeu_ps(out + i + 16, _mm512_permutex2var_ps(lo, odd_idx, hi));
+      _mm512_store_ps(out + i, _mm512_permutex2var_ps(lo, even_idx, hi));
+      _mm512_store_ps(out + i + 16, _mm512_permutex2var_ps(lo, odd_idx, hi));
     }
   }
-  const __m512i high_half = _mm512_set1_epi32(static_cast<int>(0xFFFF0000u));
+  return data;
+}
+
+// Tiles of 4 weight rows (16 accumulators for 4 rows of x at a time) over
+// the whole batch, so each weight is read from memory once per product.
+template <class T>
+void gemv_avx512(const T* w, const GemvArgs& a, std::int64_t o_begin, std::int64_t o_end) {
+  constexpr int kTileRows = 4;
+  const std::int64_t n32 = a.in / 32 * 32;
+  const float* x = a.x;
+  std::int64_t x_stride = a.x_stride;
+  if constexpr (sizeof(T) == 2) {
+    x = rearranged_x(a);
+    x_stride = n32;
+  }
   std::int64_t o = o_begin;
-  for (; o + 2 <= o_end; o += 2) {
-    const std::uint16_t* r0 = w + o * a.in;
-    const std::uint16_t* r1 = r0 + a.in;
-    __m512 acc0[B], acc1[B];
-#pragma GCC unroll 8
-    for (int b = 0; b < B; ++b) acc0[b] = acc1[b] = _mm512_setzero_ps();
-    for (std::int64_t i = 0; i < n32; i += 32) {
-      _mm_prefetch(reinterpret_cast<const char*>(r0 + i) + kPrefetchBytes, _MM_HINT_T0);
-      _mm_prefetch(reinterpret_cast<const char*>(r1 + i) + kPrefetchBytes, _MM_HINT_T0);
-      const __m512i v0 = _mm512_loadu_si512(r0 + i);
-      const __m512i v1 = _mm512_loadu_si512(r1 + i);
-      const __m512 e0 = widen_even(v0), d0 = _mm512_castsi512_ps(_mm512_and_si512(v0, high_half));
-      const __m512 e1 = widen_even(v1), d1 = _mm512_castsi512_ps(_mm512_and_si512(v1, high_half));
-#pragma GCC unroll 8
-      for (int b = 0; b < B; ++b) {
-        const __m512 xe = _mm512_loadu_ps(xs.data() + b * n32 + i);
-        const __m512 xo = _mm512_loadu_ps(xs.data() + b * n32 + i + 16);
-        acc0[b] = _mm512_fmadd_ps(d0, xo, _mm512_fmadd_ps(e0, xe, acc0[b]));
-        acc1[b] = _mm512_fmadd_ps(d1, xo, _mm512_fmadd_ps(e1, xe, acc1[b]));
-      }
-    }
-#pragma GCC unroll 8
-    for (int b = 0; b < B; ++b) {
-      a.y[b * a.y_stride + o] = _mm512_reduce_add_ps(acc0[b]);
-      a.y[b * a.y_stride + o + 1] = _mm512_reduce_add_ps(acc1[b]);
-    }
-  }
-  for (; o < o_end; ++o) {
-    const std::uint16_t* r0 = w + o * a.in;
-    __m512 acc0[B];
-#pragma GCC unroll 8
-    for (int b = 0; b < B; ++b) acc0[b] = _mm512_setzero_ps();
-    for (std::int64_t i = 0; i < n32; i += 32) {
-      const __m512i v0 = _mm512_loadu_si512(r0 + i);
-      const __m512 e0 = widen_even(v0), d0 = _mm512_castsi512_ps(_mm512_and_si512(v0, high_half));
-#pragma GCC unroll 8
-      for (int b = 0; b < B; ++b) {
-        acc0[b] = _mm512_fmadd_ps(d0, _mm512_loadu_ps(xs.data() + b * n32 + i + 16),
-                                  _mm512_fmadd_ps(e0, _mm512_loadu_ps(xs.data() + b * n32 + i), acc0[b]));
-      }
-    }
-#pragma GCC unroll 8
-    for (int b = 0; b < B; ++b) a.y[b * a.y_stride + o] = _mm512_reduce_add_ps(acc0[b]);
-  }
+  for (; o + kTileRows <= o_end; o += kTileRows)
+    tile_avx512<T, kTileRows>(w, a.in, x, x_stride, a.batch, a.y, a.y_stride, o);
+  for (; o < o_end; ++o) tile_avx512<T, 1>(w, a.in, x, x_stride, a.batch, a.y, a.y_stride, o);
   if (n32 < a.in) gemv_generic(w, a, o_begin, o_end, n32, true);
 }
 
@@ -251,13 +286,6 @@ Isa kIsa = kDetected;
 
 template <class T, int B>
 void run_fixed(const T* w, const GemvArgs& a, std::int64_t o_begin, std::int64_t o_end) {
-  if (kIsa == Isa::kAvx512) {
-    if constexpr (sizeof(T) == 2) {
-      return gemv_avx512_bf16<B>(w, a, o_begin, o_end);
-    } else {
-      return gemv_avx512<T, B>(w, a, o_begin, o_end);
-    }
-  }
   if (kIsa == Isa::kAvx2) return gemv_avx2<T, B>(w, a, o_begin, o_end);
   gemv_generic(w, a, o_begin, o_end, 0, false);
 }
@@ -271,11 +299,13 @@ void run_fixed(const T* w, const GemvArgs& a, std::int64_t o_begin, std::int64_t
 
 #endif
 
-// At most 4 rows of X per pass over W: with more, the accumulators and the
-// rearranged X no longer fit registers and L1, and the kernels slow down more
-// than reading W twice costs.
+// AVX2 and generic: at most 4 rows of X per pass over W (the block of W is
+// still in cache for the next pass).
 template <class T>
 void run(const T* w, const GemvArgs& args, std::int64_t o_begin, std::int64_t o_end) {
+#ifdef DSGW_GEMV_X86
+  if (kIsa == Isa::kAvx512) return gemv_avx512(w, args, o_begin, o_end);
+#endif
   for (int r = 0; r < args.batch; r += 4) {
     GemvArgs a = args;
     a.batch = std::min(4, args.batch - r);

@@ -10,7 +10,7 @@
 
 namespace dsgw::local {
 
-inline constexpr int kGemvMaxBatch = 8;
+inline constexpr int kGemvMaxBatch = 16;
 
 struct GemvArgs {
   const void* w = nullptr;  // [out, in] row-major, fp32 or bf16 (see bf16)

@@ -5,7 +5,6 @@
 #include <dlfcn.h>
 
 #include <algorithm>
-#include <array>
 #include <vector>
 
 #include "backends/local/model/gemv.h"
@@ -45,37 +44,27 @@ void Linear::forward(const at::Tensor& x, const at::Tensor& w, const at::Tensor&
 }
 
 void Linear::gemv(const at::Tensor& x, const at::Tensor& w, at::Tensor& y) {
-  // Up to kGemvMaxBatch rows per kernel call; more rows run as several calls
-  // on each block of weights while it is still in cache, so the weights are
-  // read from memory once per product.
-  const std::int64_t rows = x.size(0);
-  const int chunks = static_cast<int>((rows + kGemvMaxBatch - 1) / kGemvMaxBatch);
-  std::array<GemvArgs, kMaxGemvRows / kGemvMaxBatch> args;
-  for (int c = 0; c < chunks; ++c) {
-    GemvArgs& a = args[static_cast<size_t>(c)];
-    const std::int64_t first = std::int64_t{c} * kGemvMaxBatch;
-    a.w = w.data_ptr();
-    a.bf16 = w.scalar_type() == at::kBFloat16;
-    a.in = w.size(1);
-    a.x = x.data_ptr<float>() + first * x.stride(0);
-    a.x_stride = x.stride(0);
-    a.y = y.data_ptr<float>() + first * y.stride(0);
-    a.y_stride = y.stride(0);
-    a.batch = static_cast<int>(std::min<std::int64_t>(kGemvMaxBatch, rows - first));
-    a.call_id = next_gemv_call_id();
-  }
+  GemvArgs a;
+  a.w = w.data_ptr();
+  a.bf16 = w.scalar_type() == at::kBFloat16;
+  a.in = w.size(1);
+  a.x = x.data_ptr<float>();
+  a.x_stride = x.stride(0);
+  a.y = y.data_ptr<float>();
+  a.y_stride = y.stride(0);
+  a.batch = static_cast<int>(x.size(0));
+  a.call_id = next_gemv_call_id();
   const std::int64_t out = w.size(0);
   const std::int64_t in = w.size(1);
-  // Blocks of output rows: about 256 KB of weights each (even row counts for
-  // the two-row kernels), at least 8 blocks per thread for balance.
+  // Blocks of output rows: about 256 KB of weights each (a multiple of the
+  // kernels' 4-row tiles where possible), at least 8 blocks per thread for
+  // balance.
   const std::int64_t threads = std::max(1, at::get_num_threads());
-  std::int64_t block = std::max<std::int64_t>(2, (std::int64_t{256} << 10) / (in * w.element_size()));
-  block = std::min(block, std::max<std::int64_t>(2, out / (8 * threads)));
-  block += block & 1;
+  std::int64_t block = std::max<std::int64_t>(4, (std::int64_t{256} << 10) / (in * w.element_size()));
+  block = std::min(block, std::max<std::int64_t>(4, out / (8 * threads)));
+  block = (block + 3) / 4 * 4;
   const std::int64_t blocks = (out + block - 1) / block;
-  parallel_blocks(blocks, [&](std::int64_t b) {
-    for (int c = 0; c < chunks; ++c) gemv_rows(args[static_cast<size_t>(c)], b * block, std::min(out, (b + 1) * block));
-  });
+  parallel_blocks(blocks, [&](std::int64_t b) { gemv_rows(a, b * block, std::min(out, (b + 1) * block)); });
 }
 
 void Linear::blocked_mm(const at::Tensor& x, const at::Tensor& w, at::Tensor& y) {

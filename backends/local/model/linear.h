@@ -20,7 +20,7 @@ void set_cpu_threads(int threads);
 
 class Linear {
  public:
-  // The most rows the gemv kernels take (in calls of up to kGemvMaxBatch).
+  // The most rows the gemv kernels take.
   static constexpr int kMaxGemvRows = 16;
 
   // x: [rows, in] contiguous; w: [out, in]; bias: [out] or undefined.

@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "backends/local/model/decode_attention.h"
 #include "backends/local/model/gemv.h"
 #include "backends/local/model/kv_cache_storage.h"
 #include "backends/local/model/linear.h"
@@ -151,6 +152,11 @@ struct Transformer::Impl {
       slot_v.narrow(1, rows.start, n).copy_(v.transpose(0, 1));
       const std::int64_t len = rows.start + n;
       attn = attend(q, slot_k.narrow(1, 0, len), slot_v.narrow(1, 0, len), rows.start, max_scores);
+    } else if (decode_attention_supported(q, keys)) {
+      RopeTable::apply(q, rows.angles);
+      RopeTable::apply(k, rows.angles);
+      attn = at::empty({n, c.num_heads * c.head_dim}, act);
+      decode_attention(q, k, v, keys, values, rows.slots, rows.positions, attn);
     } else {
       RopeTable::apply(q, rows.angles);
       RopeTable::apply(k, rows.angles);
