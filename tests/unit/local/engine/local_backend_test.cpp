@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "backends/local/chat/chat_template.h"
+#include "backends/local/model/linear.h"
 #include "tests/unit/local/engine/engine_test_support.h"
 
 namespace dsgw::local {
@@ -191,22 +192,23 @@ TEST_CASE("continuous batching does not change greedy results") {
   }
 }
 
-TEST_CASE("continuous batching does not change greedy results past the gemv batch limit (9 at once)") {
-  // Decode batches of more than kGemvMaxBatch (8) rows take libtorch's matmul
-  // instead of the gemv kernels that a lone sequence uses.
-  LocalBackend wide(test_info(), demo_options(/*max_batch=*/9, /*kv_cache_mb=*/16));
+TEST_CASE("continuous batching does not change greedy results past the gemv row limit (17 at once)") {
+  // Decode batches of more than Linear::kMaxGemvRows (16) rows take the
+  // blocked matmul instead of the gemv kernels that a lone sequence uses.
+  constexpr int kWide = dsgw::local::Linear::kMaxGemvRows + 1;
+  LocalBackend wide(test_info(), demo_options(/*max_batch=*/kWide, /*kv_cache_mb=*/32));
   REQUIRE(wide.health().usable);
   std::vector<std::string> prompts;
-  for (int i = 0; i < 9; ++i)
+  for (int i = 0; i < kWide; ++i)
     prompts.push_back(std::string(kPrompts[i % 4]) + " (" + std::to_string(i) + ")");
   std::vector<Outcome> alone;
-  for (const auto& p : prompts) alone.push_back(testing::run(wide, chat_request(p, 12)));
+  for (const auto& p : prompts) alone.push_back(testing::run(wide, chat_request(p, 16)));
   std::vector<Outcome> together(prompts.size());
   std::atomic<int> done{0};
   std::vector<std::thread> threads;
   for (size_t i = 0; i < prompts.size(); ++i) {
     threads.emplace_back([&, i] {
-      together[i] = testing::run(wide, chat_request(prompts[i], 12));
+      together[i] = testing::run(wide, chat_request(prompts[i], 16));
       ++done;
     });
   }
@@ -217,7 +219,7 @@ TEST_CASE("continuous batching does not change greedy results past the gemv batc
   }
   for (auto& t : threads) t.join();
   MESSAGE("peak batch " << peak);
-  CHECK(peak > 8);
+  CHECK(peak == kWide);
   for (size_t i = 0; i < prompts.size(); ++i) {
     CAPTURE(prompts[i]);
     check_clean(together[i]);
