@@ -1,6 +1,13 @@
 // Appends a JSON object to a string member by member. For the replies on the
 // request path: building them as an nlohmann DOM cost tens of microseconds
 // per reply, this costs a few.
+//
+//   std::string out;
+//   {
+//     JsonObjectWriter j(out);                 // writes '{'
+//     j.string("id", id).number("n", 3);
+//     JsonObjectWriter(j.member("usage")).number("tokens", 7);
+//   }                                          // each writer's end writes its '}'
 #pragma once
 
 #include <cstdint>
