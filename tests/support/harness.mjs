@@ -202,11 +202,15 @@ export class Dsgw {
   // config.reload_failed line.
   // `timeoutMs`: a reload that (re)loads local models takes seconds.
   async reload(config, { timeoutMs = 30000 } = {}) {
-    writeConfig(path.dirname(this.configPath), config, path.basename(this.configPath));
+    const text = typeof config === 'string' ? config : toToml(config);
+    writeConfig(path.dirname(this.configPath), text, path.basename(this.configPath));
+    const revision = sha256Hex(text).slice(0, 12);
     const from = this.logs.length;
     this.signal('SIGHUP');
-    return this.waitForLog((log) => log?.event === 'config.reloaded' || log?.event === 'config.reload_failed',
-                           { from, timeoutMs });
+    // dsgw also reloads when it sees the file change, and such a reload may have read the file
+    // just before this write: wait for the reload of this text (or for a failure).
+    return this.waitForLog((log) => (log?.event === 'config.reloaded' && log.revision === revision) ||
+                                    log?.event === 'config.reload_failed', { from, timeoutMs });
   }
 
   // Teardown: SIGTERM, then SIGKILL if it lingers. Safe to call twice.
