@@ -52,17 +52,27 @@ class BatchWriter {
   // if a batch failed since the previous flush().
   bool flush() {
     std::unique_lock lock(mutex_);
-    const uint64_t target = pushed_;
-    ++flushers_;
-    wake_.notify_all();
-    done_.wait(lock, [&] { return written_ >= target; });
-    --flushers_;
+    wait_written(lock);
     const bool ok = !failed_;
     failed_ = false;
     return ok;
   }
 
+  // As flush(), but leaves a failure for the next flush() to report.
+  void wait() {
+    std::unique_lock lock(mutex_);
+    wait_written(lock);
+  }
+
  private:
+  void wait_written(std::unique_lock<std::mutex>& lock) {
+    const uint64_t target = pushed_;
+    ++flushers_;
+    wake_.notify_all();
+    done_.wait(lock, [&] { return written_ >= target; });
+    --flushers_;
+  }
+
   void run(std::stop_token stop) {
     std::vector<Item> batch;
     std::unique_lock lock(mutex_);

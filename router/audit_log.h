@@ -5,7 +5,7 @@
 // write() only queues the line: a writer thread of the log's own appends
 // what gathered, one flush per batch, within kGather of the first
 // line, so that no request waits on the disk. Lines still queued when the
-// process dies are lost: at most kGather's worth.
+// process dies are lost: normally kGather's worth.
 #pragma once
 
 #include <cstdio>

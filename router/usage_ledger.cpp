@@ -357,7 +357,7 @@ void UsageLedger::Reservation::release() {
 }
 
 std::vector<UsageLedger::Row> UsageLedger::totals_since(system_clock::time_point since) const {
-  rows_->flush();  // the rows recorded so far count; a failed batch was logged
+  rows_->wait();  // the rows recorded so far count; a failed batch was logged, and flush() reports it
   std::vector<Row> rows;
   std::lock_guard lock(read_mu_);
   auto stmt = reader_.prepare(kTotalsSql);

@@ -8,9 +8,10 @@
 // writer thread of the ledger's own INSERTs the queued rows in one
 // transaction per batch, within kGather of the first, so that no request
 // waits on the disk. totals_since() reads through a second connection (WAL
-// lets it run beside writes) after flushing. Rows still queued when the
-// process dies are lost from the file (never from the totals of that run):
-// at most kGather's worth.
+// lets it run beside writes) after waiting for the queued rows. Rows still
+// queued when the process dies are lost from the file (never from the totals
+// of that run): normally kGather's worth, more while another connection holds
+// the write lock.
 #pragma once
 
 #include <chrono>
@@ -119,8 +120,8 @@ class UsageLedger {
   // totals_since() about the past.
   TenantSpend spend(const std::string& tenant, std::chrono::system_clock::time_point now) const;
 
-  // Totals per tenant and backend for rows with at >= `since`, from SQL
-  // after a flush(), ordered by tenant then backend. On an SQL error: logs
+  // Totals per tenant and backend for rows with at >= `since`, from SQL once
+  // the rows recorded so far are written, ordered by tenant then backend. On an SQL error: logs
   // it, returns {}.
   struct Row {
     std::string tenant, backend;

@@ -137,3 +137,15 @@ TEST_CASE("BatchWriter takes pushes from many threads") {
     }
   }
 }
+
+TEST_CASE("BatchWriter::wait leaves a failure for flush to report") {
+  Sink sink;
+  BatchWriter<int> writer(1ms, 1000, sink.fn());
+  sink.fail = true;
+  writer.push(1);
+  writer.wait();
+  CHECK(sink.items() == std::vector<int>{1});
+  sink.fail = false;
+  CHECK_FALSE(writer.flush());
+  CHECK(writer.flush());
+}
