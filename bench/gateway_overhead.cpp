@@ -5,9 +5,10 @@
 // (open loop: latency is measured from each request's scheduled time, so a
 // stall shows up instead of being hidden). The direct run is the yardstick:
 // added latency = dsgw percentile - direct percentile, in the same run.
-// A second yardstick is the floor of the HTTP library dsgw is built on: a
-// bare cpp-httplib forwarder in this process (server and keep-alive client,
-// no parsing, no policy, no accounting) in front of the same upstream.
+// A second yardstick is a bare proxy on a general-purpose HTTP library: a
+// cpp-httplib forwarder in this process (server and keep-alive client, no
+// parsing, no policy, no accounting) in front of the same upstream. dsgw was
+// built on cpp-httplib until its own HTTP layer (common/http/) replaced it.
 // Finally it raises the rate until more than 1% of requests fail or the
 // offered rate can no longer be held.
 //

@@ -1,35 +1,20 @@
 // Tells a handler that has not started its response whether the client is
-// still connected. cpp-httplib 0.11 gives handlers no access to the socket
-// (only a started response's DataSink can see it), so the probe finds the
-// connection's descriptor by its address pair the first time it is asked,
-// then polls it for the peer's hang-up.
+// still connected: polls the connection's socket for the peer's hang-up.
 #pragma once
 
-#include <string>
-
-namespace httplib {
-struct Request;
-}
+#include "common/http/message.h"
 
 namespace dsgw::daemon {
 
 class ClientProbe {
  public:
-  explicit ClientProbe(const httplib::Request& req);
+  explicit ClientProbe(const http::Request& req) : fd_(req.fd) {}
 
-  // False once the client has closed or reset the connection. If the socket
-  // cannot be found, assumes the client is there.
-  bool alive();
+  // False once the client has closed or reset the connection.
+  bool alive() const;
 
  private:
-  int find_socket() const;
-
-  std::string local_addr_;
-  int local_port_;
-  std::string remote_addr_;
-  int remote_port_;
-  int fd_ = -1;
-  bool searched_ = false;
+  int fd_;
 };
 
 }  // namespace dsgw::daemon

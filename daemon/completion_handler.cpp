@@ -1,6 +1,5 @@
 #include "daemon/completion_handler.h"
 
-#include <httplib.h>
 
 #include <mutex>
 #include <stop_token>
@@ -32,10 +31,11 @@ constexpr HintHeader kHintHeaders[] = {
     {"X-Dsgw-Priority", "priority"},
 };
 
-Status apply_hint_headers(const httplib::Request& req, router::RouteHints& hints) {
+Status apply_hint_headers(const http::Request& req, router::RouteHints& hints) {
   for (const auto& h : kHintHeaders) {
-    if (!req.has_header(h.header)) continue;
-    if (Status s = apply_hint(hints, h.key, req.get_header_value(h.header)); !s) {
+    const auto value = req.headers.get(h.header);
+    if (!value) continue;
+    if (Status s = apply_hint(hints, h.key, *value); !s) {
       return make_error(ErrorCode::kInvalidRequest,
                         std::string("header ") + h.header + " is malformed: " + s.error().message, h.header,
                         "invalid_value");
@@ -120,7 +120,7 @@ class WholeResponse final : public router::EventSink {
     if (callback) on_cancel_.emplace(cancel_.get_token(), std::move(callback));
   }
 
-  void reply(httplib::Response& res) {
+  void reply(http::Response& res) {
     std::lock_guard lock(mutex_);
     on_cancel_.reset();
     if (error_) return reply_error(res, *error_);
@@ -139,7 +139,7 @@ class WholeResponse final : public router::EventSink {
 };
 
 // Writes one event to an SSE stream. Returns false when the stream is over.
-bool write_event(httplib::DataSink& sink, ChunkEncoder& encoder, const Event& event, bool& client_gone) {
+bool write_event(http::BodySink& sink, ChunkEncoder& encoder, const Event& event, bool& client_gone) {
   std::string text;
   bool last = false;
   if (const auto* d = std::get_if<router::Delta>(&event)) {
@@ -153,40 +153,39 @@ bool write_event(httplib::DataSink& sink, ChunkEncoder& encoder, const Event& ev
     text = ChunkEncoder::failure(e->error);
     last = true;
   }
-  if (!text.empty() && !sink.write(text.data(), text.size())) {
+  if (!text.empty() && !sink.write(text)) {
     client_gone = true;
     return false;
   }
   return !last;
 }
 
-void reply_stream(httplib::Response& res, std::shared_ptr<EventReader> reader, Event first,
+void reply_stream(http::Response& res, std::shared_ptr<EventReader> reader, Event first,
                   ResponseIdentity id, bool include_usage, std::string request_id) {
-  res.set_header("Cache-Control", "no-cache");
-  res.set_header("X-Accel-Buffering", "no");
+  set_header(res, "Cache-Control", "no-cache");
+  set_header(res, "X-Accel-Buffering", "no");
   auto encoder = std::make_shared<ChunkEncoder>(std::move(id), include_usage);
   auto pending = std::make_shared<std::optional<Event>>(std::move(first));
-  res.set_chunked_content_provider(
+  res.set_producer(
       "text/event-stream",
-      [reader, encoder, pending, request_id](size_t, httplib::DataSink& sink) {
+      [reader, encoder, pending, request_id](http::BodySink& sink) {
         bool client_gone = false;
         std::optional<Event> event = std::move(*pending);
         pending->reset();
         while (event && write_event(sink, *encoder, *event, client_gone)) {
-          event = reader->next([&] { return sink.is_writable(); });
+          event = reader->next([&] { return sink.client_alive(); });
         }
         if (client_gone || !event) {
           log::info("request.client_gone").kv("request_id", request_id);
           return false;  // drops the connection; the reader cancels the backend
         }
-        sink.done();
         return true;
       });
 }
 
 }  // namespace
 
-Result<router::Request> read_request(const httplib::Request& req, router::Endpoint endpoint,
+Result<router::Request> read_request(const http::Request& req, router::Endpoint endpoint,
                                      const std::string& request_id) {
   auto parsed = parse_openai_request(req.body, endpoint);
   if (!parsed) return parsed.error();
@@ -197,7 +196,7 @@ Result<router::Request> read_request(const httplib::Request& req, router::Endpoi
   return request;
 }
 
-void CompletionHandler::handle(const httplib::Request& req, httplib::Response& res,
+void CompletionHandler::handle(const http::Request& req, http::Response& res,
                                router::Endpoint endpoint) const {
   const std::string request_id = request_id_of(res);
   auto read = read_request(req, endpoint, request_id);
@@ -223,15 +222,19 @@ void CompletionHandler::handle(const httplib::Request& req, httplib::Response& r
 
   if (!stream) {
     WholeResponse whole(identity, shutdown_.cut_off_token());
+    std::shared_ptr<router::Ran> ran;
     {
       auto watching = disconnects_.watch(req, [source = whole.cancel_source()] { source.request_stop(); });
-      runtime_.pipeline().run(std::move(placement.value()), whole);
+      ran = std::make_shared<router::Ran>(runtime_.pipeline().run(std::move(placement.value()), whole));
     }
     if (whole.cancelled() && !shutdown_.is_cut_off()) {
       log::info("request.client_gone").kv("request_id", request_id);
     }
     set_header(res, kBackendHeader, served_by.name());
-    return whole.reply(res);
+    whole.reply(res);
+    // Usage and audit records are written once the answer is out.
+    res.on_sent = [ran = std::move(ran)] { ran->record(); };
+    return;
   }
   // Nothing is committed until the first event: a stream that fails before
   // its first byte gets a proper HTTP status and JSON error.

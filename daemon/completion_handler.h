@@ -9,24 +9,21 @@
 #include "daemon/runtime.h"
 #include "daemon/shutdown.h"
 #include "router/request.h"
+#include "common/http/message.h"
 
-namespace httplib {
-struct Request;
-struct Response;
-}  // namespace httplib
 
 namespace dsgw::daemon {
 
 // The native Request of an OpenAI-style HTTP request: body, bearer token,
 // X-Dsgw-* hint headers. Errors: kInvalidRequest naming the problem.
-Result<router::Request> read_request(const httplib::Request& req, router::Endpoint endpoint,
+Result<router::Request> read_request(const http::Request& req, router::Endpoint endpoint,
                                      const std::string& request_id);
 
 class CompletionHandler {
  public:
   CompletionHandler(Runtime& runtime, const Shutdown& shutdown) : runtime_(runtime), shutdown_(shutdown) {}
 
-  void handle(const httplib::Request& req, httplib::Response& res, router::Endpoint endpoint) const;
+  void handle(const http::Request& req, http::Response& res, router::Endpoint endpoint) const;
 
  private:
   Runtime& runtime_;

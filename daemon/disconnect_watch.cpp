@@ -16,7 +16,7 @@ DisconnectWatch::~DisconnectWatch() {
   wake_.notify_all();
 }
 
-DisconnectWatch::Registration DisconnectWatch::watch(const httplib::Request& req, std::function<void()> on_gone) {
+DisconnectWatch::Registration DisconnectWatch::watch(const http::Request& req, std::function<void()> on_gone) {
   std::lock_guard lock(mutex_);
   const uint64_t id = next_id_++;
   entries_.emplace(id, Entry{ClientProbe(req), std::move(on_gone), std::chrono::steady_clock::now()});

@@ -38,7 +38,7 @@ class DisconnectWatch {
   // Calls `on_gone` once, from the watch thread, if the client of `req`
   // closes its connection. It may run after the registration ended, so it
   // must own what it touches.
-  [[nodiscard]] Registration watch(const httplib::Request& req, std::function<void()> on_gone);
+  [[nodiscard]] Registration watch(const http::Request& req, std::function<void()> on_gone);
 
  private:
   struct Entry {

@@ -5,11 +5,7 @@
 #include <string_view>
 
 #include "common/status.h"
-
-namespace httplib {
-struct Response;
-struct Request;
-}  // namespace httplib
+#include "common/http/message.h"
 
 namespace dsgw::daemon {
 
@@ -18,16 +14,18 @@ inline constexpr const char* kBackendHeader = "X-Dsgw-Backend";
 inline constexpr const char* kRuleHeader = "X-Dsgw-Rule";
 
 // Sets a header, replacing any earlier value.
-void set_header(httplib::Response& res, const char* name, std::string_view value);
+inline void set_header(http::Response& res, std::string_view name, std::string_view value) {
+  res.headers.set(name, value);
+}
 
-// The request id the pre-routing handler gave this exchange.
-std::string request_id_of(const httplib::Response& res);
+// The request id the front door gave this exchange.
+std::string request_id_of(const http::Response& res);
 
-void reply_json(httplib::Response& res, int status, const std::string& body);
+void reply_json(http::Response& res, int status, std::string body);
 // An OpenAI-shaped error with its status (and Retry-After when set).
-void reply_error(httplib::Response& res, const Error& error);
+void reply_error(http::Response& res, const Error& error);
 
 // The bearer token of an Authorization header, or "".
-std::string bearer_token(const httplib::Request& req);
+std::string bearer_token(const http::Request& req);
 
 }  // namespace dsgw::daemon

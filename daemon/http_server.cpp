@@ -1,16 +1,11 @@
 #include "daemon/http_server.h"
 
-#include <httplib.h>
-#include <sys/socket.h>
-
 #include <nlohmann/json.hpp>
 #include <set>
 
 #include "common/log.h"
 #include "common/request_id.h"
-#include "daemon/error_mapping.h"
 #include "daemon/http_replies.h"
-#include "daemon/open_sockets.h"
 #include "daemon/route_handlers.h"
 #ifdef DSGW_WITH_LOCAL_ENGINE
 #include "daemon/tokenize_handlers.h"
@@ -21,18 +16,34 @@ namespace {
 
 using nlohmann::json;
 
-// Errors httplib produces itself (unknown path, body over the limit, bad
-// request line) get the same OpenAI shape as ours.
-Error library_error(int status, const httplib::Request& req) {
-  switch (status) {
-    case 404: return make_error(ErrorCode::kNotFound, "unknown path " + req.method + " " + req.path);
-    case 413: return make_error(ErrorCode::kPayloadTooLarge, "the request body exceeds the configured limit");
-    case 405: return make_error(ErrorCode::kInvalidRequest, "method not allowed", "", "method_not_allowed");
-    default: return make_error(ErrorCode::kInvalidRequest, "malformed HTTP request (" + std::to_string(status) + ")");
-  }
+http::ServerSettings http_settings(const config::ServerConfig& s) {
+  http::ServerSettings h;
+  h.host = s.host;
+  h.port = s.port;
+  h.workers = s.workers;
+  h.read_timeout = s.read_timeout;
+  h.write_timeout = s.write_timeout;
+  h.idle_timeout = s.idle_timeout;
+  h.max_body_bytes = static_cast<std::uint64_t>(s.max_body_bytes);
+  return h;
 }
 
-void reply_models(const LiveConfig& live, const httplib::Request& req, httplib::Response& res) {
+void name_exchange(http::Response& res) {
+  set_header(res, kRequestIdHeader, new_request_id());
+  set_header(res, kBackendHeader, "none");
+}
+
+// Requests the HTTP layer could not read get the same OpenAI shape as ours.
+void reply_protocol_error(int status, const std::string& message, http::Response& res) {
+  name_exchange(res);
+  switch (status) {
+    case 413: reply_error(res, make_error(ErrorCode::kPayloadTooLarge, message)); break;
+    default: reply_error(res, make_error(ErrorCode::kInvalidRequest, "malformed HTTP request: " + message)); break;
+  }
+  res.status = status;
+}
+
+void reply_models(const LiveConfig& live, const http::Request& req, http::Response& res) {
   if (auto tenant = live.table->authenticator.authenticate(bearer_token(req)); !tenant) {
     return reply_error(res, tenant.error());
   }
@@ -47,7 +58,7 @@ void reply_models(const LiveConfig& live, const httplib::Request& req, httplib::
   reply_json(res, 200, json{{"object", "list"}, {"data", std::move(data)}}.dump());
 }
 
-void reply_ready(const LiveConfig& live, bool draining, httplib::Response& res) {
+void reply_ready(const LiveConfig& live, bool draining, http::Response& res) {
   json backends = json::array();
   bool any_usable = false;
   for (const auto& b : live.table->backends) {
@@ -68,147 +79,92 @@ void reply_ready(const LiveConfig& live, bool draining, httplib::Response& res) 
 }  // namespace
 
 HttpServer::HttpServer(Runtime& runtime, const config::ServerConfig& settings)
-    : runtime_(runtime), settings_(settings), completions_(runtime, shutdown_),
-      server_(std::make_unique<httplib::Server>()) {
-  const int workers = settings_.workers;
-  server_->new_task_queue = [workers] { return new httplib::ThreadPool(workers); };
-  auto secs = [](std::chrono::milliseconds ms) { return std::chrono::duration<double>(ms).count(); };
-  server_->set_read_timeout(std::chrono::milliseconds(settings_.read_timeout));
-  server_->set_write_timeout(std::chrono::milliseconds(settings_.write_timeout));
-  server_->set_keep_alive_timeout(std::max<time_t>(1, static_cast<time_t>(secs(settings_.idle_timeout))));
-  server_->set_payload_max_length(static_cast<size_t>(settings_.max_body_bytes));
-  server_->set_keep_alive_max_count(10000);
-  server_->set_tcp_nodelay(true);
+    : runtime_(runtime), completions_(runtime, shutdown_),
+      server_(http_settings(settings), [this](const http::Request& req, http::Response& res) { dispatch(req, res); },
+              reply_protocol_error) {
   install_routes();
 }
 
-HttpServer::~HttpServer() = default;
-
 void HttpServer::install_routes() {
-  auto& s = *server_;
-  s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-    set_header(res, kRequestIdHeader, new_request_id());
-    set_header(res, kBackendHeader, "none");
-    std::lock_guard lock(busy_mutex_);
-    busy_.emplace(req.remote_addr, req.remote_port);
-    return httplib::Server::HandlerResponse::Unhandled;
-  });
-  // httplib calls its logger once a response is fully written, streams too.
-  s.set_logger([this](const httplib::Request& req, const httplib::Response&) {
-    std::lock_guard lock(busy_mutex_);
-    if (auto it = busy_.find({req.remote_addr, req.remote_port}); it != busy_.end()) busy_.erase(it);
-  });
-  s.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request& req,
-                                                              httplib::Response& res) {
-    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-    if (request_id_of(res).empty()) set_header(res, kRequestIdHeader, new_request_id());
-    if (!res.has_header(kBackendHeader)) set_header(res, kBackendHeader, "none");
-    const int status = res.status;
-    reply_error(res, library_error(status, req));
-    res.status = status;
-    return httplib::Server::HandlerResponse::Handled;
-  }));
-  s.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
-    std::string what = "unknown";
-    try {
-      if (ep) std::rethrow_exception(ep);
-    } catch (const std::exception& e) {
-      what = e.what();
-    } catch (...) {
-    }
-    log::error("http.exception").kv("request_id", request_id_of(res)).kv("error", what);
-    reply_error(res, make_error(ErrorCode::kInternal, "internal error"));
-  });
-
-  s.Post("/v1/chat/completions", [this](const httplib::Request& req, httplib::Response& res) {
-    completions_.handle(req, res, router::Endpoint::kChat);
-  });
-  s.Post("/v1/completions", [this](const httplib::Request& req, httplib::Response& res) {
-    completions_.handle(req, res, router::Endpoint::kCompletion);
-  });
-  s.Get("/v1/models", [this](const httplib::Request& req, httplib::Response& res) {
-    reply_models(*runtime_.current(), req, res);
-  });
+  auto completion = [this](router::Endpoint endpoint) {
+    return [this, endpoint](const http::Request& req, http::Response& res) {
+      completions_.handle(req, res, endpoint);
+    };
+  };
+  routes_ = {
+      {"POST", "/v1/chat/completions", completion(router::Endpoint::kChat)},
+      {"POST", "/v1/completions", completion(router::Endpoint::kCompletion)},
+      {"GET", "/v1/models",
+       [this](const http::Request& req, http::Response& res) { reply_models(*runtime_.current(), req, res); }},
 #ifdef DSGW_WITH_LOCAL_ENGINE
-  s.Post("/tokenize", [this](const httplib::Request& req, httplib::Response& res) {
-    handle_tokenize(*runtime_.current(), req, res);
-  });
-  s.Post("/detokenize", [this](const httplib::Request& req, httplib::Response& res) {
-    handle_detokenize(*runtime_.current(), req, res);
-  });
+      {"POST", "/tokenize",
+       [this](const http::Request& req, http::Response& res) { handle_tokenize(*runtime_.current(), req, res); }},
+      {"POST", "/detokenize",
+       [this](const http::Request& req, http::Response& res) { handle_detokenize(*runtime_.current(), req, res); }},
 #endif
-  s.Post("/v1/route/explain", [this](const httplib::Request& req, httplib::Response& res) {
-    handle_route_explain(runtime_, req, res);
-  });
-  s.Post("/admin/reload", [this](const httplib::Request& req, httplib::Response& res) {
-    handle_admin_reload(runtime_, req, res);
-  });
-  s.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
-    reply_json(res, 200, R"({"status":"ok"})");
-  });
-  s.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
-    reply_ready(*runtime_.current(), shutdown_.draining(), res);
-  });
+      {"POST", "/v1/route/explain",
+       [this](const http::Request& req, http::Response& res) { handle_route_explain(runtime_, req, res); }},
+      {"POST", "/admin/reload",
+       [this](const http::Request& req, http::Response& res) { handle_admin_reload(runtime_, req, res); }},
+      {"GET", "/healthz",
+       [](const http::Request&, http::Response& res) { reply_json(res, 200, R"({"status":"ok"})"); }},
+      {"GET", "/readyz",
+       [this](const http::Request&, http::Response& res) {
+         reply_ready(*runtime_.current(), shutdown_.draining(), res);
+       }},
+  };
 }
 
-Result<int> HttpServer::bind() {
-  const std::string& host = settings_.host;
-  int port = settings_.port;
-  if (port == 0) {
-    port = server_->bind_to_any_port(host);
-    if (port < 0) port = 0;
-  } else if (!server_->bind_to_port(host, port)) {
-    port = 0;
+void HttpServer::dispatch(const http::Request& req, http::Response& res) const {
+  name_exchange(res);
+  bool path_known = false;
+  for (const auto& route : routes_) {
+    if (route.path != req.path) continue;
+    path_known = true;
+    if (route.method != req.method) continue;
+    try {
+      route.handle(req, res);
+    } catch (const std::exception& e) {
+      log::error("http.exception").kv("request_id", request_id_of(res)).kv("error", e.what());
+      res.producer = nullptr;
+      reply_error(res, make_error(ErrorCode::kInternal, "internal error"));
+    }
+    return;
   }
-  if (port == 0) {
-    return make_error(ErrorCode::kUnavailable, "cannot listen on " + host + ":" + std::to_string(settings_.port) +
-                                                   ": " + std::strerror(errno));
+  if (path_known) {
+    std::string allow;
+    for (const auto& route : routes_) {
+      if (route.path == req.path) allow += (allow.empty() ? "" : ", ") + route.method;
+    }
+    res.headers.set("Allow", allow);
+    reply_error(res, make_error(ErrorCode::kInvalidRequest,
+                                "method " + req.method + " is not allowed on " + req.path + " (allowed: " + allow + ")",
+                                "", "method_not_allowed"));
+    res.status = 405;
+    return;
   }
-  port_ = port;
-  if (!set_listen_backlog(port, SOMAXCONN)) {
-    log::warn("server.backlog_unchanged").kv("reason", "listening socket not found; the accept backlog stays 5");
-  }
-  return port;
+  reply_error(res, make_error(ErrorCode::kNotFound, "unknown path " + req.method + " " + req.path));
 }
+
+Result<int> HttpServer::bind() { return server_.bind(); }
 
 void HttpServer::serve() {
-  server_->listen_after_bind();
+  server_.serve();
   std::lock_guard lock(served_mutex_);
   served_ = true;
   served_cv_.notify_all();
 }
 
-void HttpServer::close_idle_connections() {
-  std::lock_guard lock(busy_mutex_);
-  for_each_connected_socket([&](const SocketEndpoints& s) {
-    if (s.local_port == port_ && !busy_.count({s.peer_host, s.peer_port})) ::shutdown(s.fd, SHUT_RDWR);
-    return true;
-  });
-}
-
 void HttpServer::stop(std::chrono::milliseconds grace) {
   shutdown_.begin_draining();
-  // httplib's stop() does nothing until serve() has entered its accept loop,
-  // which a signal right after start can beat.
-  for (int i = 0; i < 5000 && !server_->is_running(); ++i) {
-    std::unique_lock lock(served_mutex_);
-    if (served_cv_.wait_for(lock, std::chrono::milliseconds(1), [&] { return served_; })) return;
-  }
-  server_->stop();
-  // Requests in flight go on; idle keep-alive connections, and those whose
-  // request has finished, are closed so that their threads can end.
-  const auto deadline = std::chrono::steady_clock::now() + grace;
+  // Idle keep-alive connections close now, the others once their request is
+  // answered; serve() returns when the last one has.
+  server_.stop();
   std::unique_lock lock(served_mutex_);
-  while (!served_) {
-    lock.unlock();
-    close_idle_connections();
-    lock.lock();
-    if (served_cv_.wait_for(lock, std::chrono::milliseconds(100), [&] { return served_; })) break;
-    if (!shutdown_.is_cut_off() && std::chrono::steady_clock::now() >= deadline) {
-      log::warn("server.grace_expired").kv("grace_ms", static_cast<int64_t>(grace.count()));
-      shutdown_.cut_off();
-    }
-  }
+  if (served_cv_.wait_for(lock, grace, [&] { return served_; })) return;
+  log::warn("server.grace_expired").kv("grace_ms", static_cast<int64_t>(grace.count()));
+  shutdown_.cut_off();
+  served_cv_.wait(lock, [&] { return served_; });
 }
 
 }  // namespace dsgw::daemon

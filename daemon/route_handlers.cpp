@@ -1,6 +1,5 @@
 #include "daemon/route_handlers.h"
 
-#include <httplib.h>
 
 #include <nlohmann/json.hpp>
 
@@ -11,7 +10,7 @@
 
 namespace dsgw::daemon {
 
-void handle_route_explain(Runtime& runtime, const httplib::Request& req, httplib::Response& res) {
+void handle_route_explain(Runtime& runtime, const http::Request& req, http::Response& res) {
   auto request = read_request(req, router::Endpoint::kChat, request_id_of(res));
   if (!request) return reply_error(res, request.error());
   const auto live = runtime.current();
@@ -24,7 +23,7 @@ void handle_route_explain(Runtime& runtime, const httplib::Request& req, httplib
   reply_json(res, 200, body.dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
-void handle_admin_reload(Runtime& runtime, const httplib::Request& req, httplib::Response& res) {
+void handle_admin_reload(Runtime& runtime, const http::Request& req, http::Response& res) {
   if (!is_loopback_host(req.remote_addr)) {
     return reply_error(res, make_error(ErrorCode::kNotFound, "POST /admin/reload is only served to loopback clients"));
   }

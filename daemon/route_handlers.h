@@ -4,15 +4,12 @@
 #pragma once
 
 #include "daemon/runtime.h"
+#include "common/http/message.h"
 
-namespace httplib {
-struct Request;
-struct Response;
-}  // namespace httplib
 
 namespace dsgw::daemon {
 
-void handle_route_explain(Runtime& runtime, const httplib::Request& req, httplib::Response& res);
-void handle_admin_reload(Runtime& runtime, const httplib::Request& req, httplib::Response& res);
+void handle_route_explain(Runtime& runtime, const http::Request& req, http::Response& res);
+void handle_admin_reload(Runtime& runtime, const http::Request& req, http::Response& res);
 
 }  // namespace dsgw::daemon

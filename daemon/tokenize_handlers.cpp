@@ -1,6 +1,5 @@
 #include "daemon/tokenize_handlers.h"
 
-#include <httplib.h>
 
 #include <nlohmann/json.hpp>
 
@@ -18,7 +17,7 @@ Error bad(const std::string& message, const std::string& param = {}) {
 }
 
 // Authenticates and parses the body; on failure replies and returns nullopt.
-std::optional<json> read_body(const LiveConfig& live, const httplib::Request& req, httplib::Response& res) {
+std::optional<json> read_body(const LiveConfig& live, const http::Request& req, http::Response& res) {
   if (auto tenant = live.table->authenticator.authenticate(bearer_token(req)); !tenant) {
     reply_error(res, tenant.error());
     return std::nullopt;
@@ -36,7 +35,7 @@ std::optional<json> read_body(const LiveConfig& live, const httplib::Request& re
 }
 
 // The local backend named by the body's "model", or the first loaded one.
-const local::LocalBackend* find_local(const LiveConfig& live, const json& body, httplib::Response& res) {
+const local::LocalBackend* find_local(const LiveConfig& live, const json& body, http::Response& res) {
   const auto model = body.find("model");
   if (model != body.end() && !model->is_string()) {
     reply_error(res, bad("'model' must be a string", "model"));
@@ -58,7 +57,7 @@ const local::LocalBackend* find_local(const LiveConfig& live, const json& body, 
 
 }  // namespace
 
-void handle_tokenize(const LiveConfig& live, const httplib::Request& req, httplib::Response& res) {
+void handle_tokenize(const LiveConfig& live, const http::Request& req, http::Response& res) {
   auto body = read_body(live, req, res);
   if (!body) return;
   const auto content = body->find("content");
@@ -82,7 +81,7 @@ void handle_tokenize(const LiveConfig& live, const httplib::Request& req, httpli
   reply_json(res, 200, json{{"tokens", std::move(tokens)}}.dump());
 }
 
-void handle_detokenize(const LiveConfig& live, const httplib::Request& req, httplib::Response& res) {
+void handle_detokenize(const LiveConfig& live, const http::Request& req, http::Response& res) {
   auto body = read_body(live, req, res);
   if (!body) return;
   const auto tokens = body->find("tokens");

@@ -4,17 +4,14 @@
 #pragma once
 
 #include "daemon/runtime.h"
+#include "common/http/message.h"
 
-namespace httplib {
-struct Request;
-struct Response;
-}  // namespace httplib
 
 namespace dsgw::daemon {
 
 // {"content": str, "add_special": bool, "model"?: str} -> {"tokens": [int]}
-void handle_tokenize(const LiveConfig& live, const httplib::Request& req, httplib::Response& res);
+void handle_tokenize(const LiveConfig& live, const http::Request& req, http::Response& res);
 // {"tokens": [int], "model"?: str} -> {"content": str}
-void handle_detokenize(const LiveConfig& live, const httplib::Request& req, httplib::Response& res);
+void handle_detokenize(const LiveConfig& live, const http::Request& req, http::Response& res);
 
 }  // namespace dsgw::daemon

@@ -45,10 +45,37 @@ Result<Placement> Pipeline::place(Request request, std::shared_ptr<const Routing
   return Placement(std::move(request), std::move(table), std::move(routed.value()), std::move(*permit));
 }
 
+struct Ran::State {
+  Recorders recorders;
+  Placement placement;
+  DispatchResult result;
+};
+
+Ran::Ran(std::unique_ptr<State> state) : state_(std::move(state)) {}
+Ran::Ran(Ran&&) noexcept = default;
+Ran& Ran::operator=(Ran&& other) noexcept {
+  if (this != &other) {
+    record();
+    state_ = std::move(other.state_);
+  }
+  return *this;
+}
+Ran::~Ran() { record(); }
+
+void Ran::record() {
+  if (!state_) return;
+  const Placement& p = state_->placement;
+  account(state_->recorders, p.request(), p.table(), p.route(), state_->result);
+  state_.reset();  // gives back the place in flight
+}
+
+DispatchResult Pipeline::dispatch_placed(const Placement& placement, EventSink& sink) const {
+  return dispatch(placement.request(), placement.table(), placement.route().decision.order, sink,
+                  placement.served_by().index());
+}
+
 void Pipeline::execute(const Placement& placement, EventSink& sink) const {
-  const DispatchResult result = dispatch(placement.request(), placement.table(), placement.route().decision.order,
-                                         sink, placement.served_by().index());
-  account(recorders_, placement.request(), placement.table(), placement.route(), result);
+  account(recorders_, placement.request(), placement.table(), placement.route(), dispatch_placed(placement, sink));
 }
 
 std::shared_ptr<EventChannel> Pipeline::start(Placement placement) {
@@ -60,6 +87,9 @@ std::shared_ptr<EventChannel> Pipeline::start(Placement placement) {
   return channel;
 }
 
-void Pipeline::run(Placement placement, EventSink& sink) { execute(placement, sink); }
+Ran Pipeline::run(Placement placement, EventSink& sink) {
+  DispatchResult result = dispatch_placed(placement, sink);
+  return Ran(std::make_unique<Ran::State>(Ran::State{recorders_, std::move(placement), std::move(result)}));
+}
 
 }  // namespace dsgw::router

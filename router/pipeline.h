@@ -12,6 +12,7 @@
 #include "common/status.h"
 #include "router/admission.h"
 #include "router/audit_log.h"
+#include "router/dispatcher.h"
 #include "router/event_channel.h"
 #include "router/request.h"
 #include "router/route.h"
@@ -67,6 +68,24 @@ struct Recorders {
   AuditLog* audit = nullptr;
 };
 
+// A request that ran on the caller's thread (Pipeline::run). Its usage and
+// decision are recorded by record(), or when it is destroyed: after the front
+// door has sent the answer, the way an access log is written after the
+// response. Its place in flight is held until then.
+class Ran {
+ public:
+  Ran(Ran&&) noexcept;
+  Ran& operator=(Ran&&) noexcept;
+  ~Ran();
+  void record();
+
+ private:
+  friend class Pipeline;
+  struct State;
+  explicit Ran(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+};
+
 class Pipeline {
  public:
   // `max_inflight` generations at once; more are refused with kOverloaded.
@@ -84,12 +103,13 @@ class Pipeline {
   // Runs on a worker thread; the events arrive on the returned channel.
   std::shared_ptr<EventChannel> start(Placement placement);
   // Runs on the calling thread; returns when the last event is in `sink`.
-  void run(Placement placement, EventSink& sink);
+  [[nodiscard]] Ran run(Placement placement, EventSink& sink);
 
   int in_flight() const { return admission_.in_flight(); }
 
  private:
   void execute(const Placement& placement, EventSink& sink) const;
+  DispatchResult dispatch_placed(const Placement& placement, EventSink& sink) const;
 
   Recorders recorders_;
   Admission admission_;

@@ -1,6 +1,7 @@
 #include "backends/openai/openai_backend.h"
 
-#include <httplib.h>
+#include <mutex>
+#include <optional>
 
 #include "backends/openai/sse_parser.h"
 #include "backends/openai/upstream_wire.h"
@@ -14,32 +15,31 @@ using router::Failure;
 constexpr size_t kMaxErrorBody = 64 << 10;
 constexpr size_t kMaxResponseBody = 64 << 20;
 
-enum class Abort { kNone, kFirstByteDeadline, kTotalDeadline, kCancelled };
+enum class AbortReason { kNone, kFirstByteDeadline, kTotalDeadline, kCancelled };
 
-// Stops an exchange's client from any thread (timer, cancelling consumer), at
-// most once, and never after the exchange has finished with the client.
+// Ends an exchange from any thread (timer, cancelling consumer), at most once,
+// remembering why; after finish() it does nothing.
 class AbortSwitch {
  public:
-  explicit AbortSwitch(std::shared_ptr<httplib::Client> client) : client_(std::move(client)) {}
-
-  void trip(Abort why) {
+  void trip(AbortReason why) {
     std::lock_guard lock(mutex_);
-    if (finished_ || reason_ != Abort::kNone) return;
+    if (finished_ || reason_ != AbortReason::kNone) return;
     reason_ = why;
-    client_->stop();
+    abort_.trip();
   }
-  // After this, trip() does nothing. Returns why the exchange was aborted.
-  Abort finish() {
+  // Returns why the exchange was aborted.
+  AbortReason finish() {
     std::lock_guard lock(mutex_);
     finished_ = true;
     return reason_;
   }
+  http::Abort& handle() { return abort_; }
 
  private:
   std::mutex mutex_;
   bool finished_ = false;
-  Abort reason_ = Abort::kNone;
-  std::shared_ptr<httplib::Client> client_;
+  AbortReason reason_ = AbortReason::kNone;
+  http::Abort abort_;
 };
 
 // One request to the upstream: receives its status and body, and turns them
@@ -49,16 +49,17 @@ class Exchange {
   Exchange(const router::Request& request, router::EventSink& sink)
       : request_(request), sink_(sink), translator_(request.endpoint) {}
 
-  void on_headers(const httplib::Response& res) {
+  void on_headers(const http::ResponseHead& res) {
     status_ = res.status;
-    if (res.has_header("Retry-After")) retry_after_ = res.get_header_value("Retry-After");
+    retry_after_ = res.headers.get("Retry-After").value_or("");
   }
 
   // Returns false to abort the transfer.
-  bool on_body(const char* data, size_t len) {
+  bool on_body(std::string_view data) {
+    const size_t len = data.size();
     if (sink_.cancelled() || failure_) return false;
     if (status_ != 200) {
-      error_body_.append(data, std::min(len, kMaxErrorBody - std::min(kMaxErrorBody, error_body_.size())));
+      error_body_.append(data.substr(0, kMaxErrorBody - std::min(kMaxErrorBody, error_body_.size())));
       return true;
     }
     if (!request_.stream) {
@@ -66,10 +67,10 @@ class Exchange {
         failure_ = make_error(ErrorCode::kUpstreamError, "upstream response exceeds 64 MiB");
         return false;
       }
-      body_.append(data, len);
+      body_.append(data);
       return true;
     }
-    return parser_.feed(std::string_view(data, len), [&](const SseEvent& e) { return on_event(e); }) &&
+    return parser_.feed(data, [&](const SseEvent& e) { return on_event(e); }) &&
            !failure_;
   }
 
@@ -143,65 +144,49 @@ Error status_error(int status, const std::string& body, const std::string& retry
   return make_error(ErrorCode::kUpstreamError, what);
 }
 
-Error transport_error(httplib::Error err, const std::string& origin, bool started) {
-  switch (err) {
-    case httplib::Error::Connection:
-      return make_error(ErrorCode::kUnavailable, "cannot connect to upstream " + origin);
-    case httplib::Error::SSLServerVerification:
+Error transport_error(const http::SendResult& failed, const std::string& origin, bool started) {
+  switch (failed.error) {
+    case http::TransportError::kConnect:
+      return make_error(ErrorCode::kUnavailable, "cannot connect to upstream " + origin + ": " + failed.detail);
+    case http::TransportError::kTlsVerify:
       return make_error(ErrorCode::kUpstreamError,
                         "the TLS certificate of upstream " + origin +
-                            " could not be verified against the trusted CAs (see ca_file)");
-    case httplib::Error::SSLConnection:
-      return make_error(ErrorCode::kUpstreamError, "TLS handshake with upstream " + origin + " failed");
-    case httplib::Error::Read:
+                            " could not be verified against the trusted CAs (see ca_file): " + failed.detail);
+    case http::TransportError::kTlsHandshake:
+      return make_error(ErrorCode::kUpstreamError, "TLS handshake with upstream " + origin + " failed: " + failed.detail);
+    case http::TransportError::kRead:
       return make_error(ErrorCode::kUpstreamError,
                         started ? "upstream " + origin + " dropped the connection mid-stream"
-                                : "upstream " + origin + " closed the connection without answering");
+                                : "upstream " + origin + " failed to answer: " + failed.detail);
     default:
-      return make_error(ErrorCode::kUpstreamError,
-                        "request to upstream " + origin + " failed: " + httplib::to_string(err));
+      return make_error(ErrorCode::kUpstreamError, "request to upstream " + origin + " failed: " + failed.detail);
   }
+}
+
+http::ClientSettings client_settings(const Settings& s) {
+  http::ClientSettings c;
+  c.connect_timeout = s.connect_timeout;
+  // The deadline timer enforces the timeouts; the socket's own read timeout is
+  // only a backstop, set later so that it never wins the race.
+  c.read_timeout = s.total_timeout + std::chrono::seconds(10);
+  c.write_timeout = s.connect_timeout + std::chrono::seconds(30);
+  c.ca_file = s.ca_file;
+  c.max_idle_connections = s.max_idle_connections;
+  return c;
 }
 
 }  // namespace
 
 OpenAIBackend::OpenAIBackend(BackendInfo info, Settings settings)
-    : info_(std::move(info)), settings_(std::move(settings)) {}
+    : info_(std::move(info)), settings_(std::move(settings)),
+      client_(http::Origin{settings_.base_url.tls, settings_.base_url.host, settings_.base_url.port},
+              client_settings(settings_)) {}
 
 OpenAIBackend::~OpenAIBackend() = default;
 
 Health OpenAIBackend::health() const {
   if (!settings_.unusable_reason.empty()) return Health{false, settings_.unusable_reason};
   return Health{true, ""};
-}
-
-std::shared_ptr<httplib::Client> OpenAIBackend::acquire_client() {
-  {
-    std::lock_guard lock(idle_mutex_);
-    if (!idle_.empty()) {
-      auto client = std::move(idle_.back());
-      idle_.pop_back();
-      return client;
-    }
-  }
-  auto client = std::make_shared<httplib::Client>(settings_.base_url.origin());
-  client->set_connection_timeout(settings_.connect_timeout);
-  // The deadline timer enforces the timeouts; the socket's own read timeout is
-  // only a backstop, set later so that it never wins the race.
-  client->set_read_timeout(settings_.total_timeout + std::chrono::seconds(10));
-  client->set_write_timeout(settings_.connect_timeout + std::chrono::seconds(30));
-  client->set_keep_alive(true);
-  client->set_tcp_nodelay(true);
-  if (settings_.base_url.tls) {
-    client->enable_server_certificate_verification(true);
-    if (!settings_.ca_file.empty()) client->set_ca_cert_path(settings_.ca_file);
-  }
-  return client;
-}
-
-void OpenAIBackend::release_client(std::shared_ptr<httplib::Client> client) {
-  std::lock_guard lock(idle_mutex_);
-  if (static_cast<int>(idle_.size()) < settings_.max_idle_connections) idle_.push_back(std::move(client));
 }
 
 void OpenAIBackend::generate(const router::Request& request, router::EventSink& sink) {
@@ -211,61 +196,54 @@ void OpenAIBackend::generate(const router::Request& request, router::EventSink& 
     return;
   }
   const std::string origin = settings_.base_url.origin();
-  auto client = acquire_client();
-  auto abort = std::make_shared<AbortSwitch>(client);
-  sink.on_cancel([abort] { abort->trip(Abort::kCancelled); });
+  auto abort = std::make_shared<AbortSwitch>();
+  sink.on_cancel([abort] { abort->trip(AbortReason::kCancelled); });
 
   const auto now = DeadlineTimer::Clock::now();
   const auto total_id =
-      timer_.schedule(now + settings_.total_timeout, [abort] { abort->trip(Abort::kTotalDeadline); });
+      timer_.schedule(now + settings_.total_timeout, [abort] { abort->trip(AbortReason::kTotalDeadline); });
   // A non-streamed answer's first byte comes with its last: only the total applies.
   std::optional<DeadlineTimer::Id> first_byte_id;
   if (request.stream) {
     first_byte_id = timer_.schedule(now + settings_.first_byte_timeout,
-                                    [abort] { abort->trip(Abort::kFirstByteDeadline); });
+                                    [abort] { abort->trip(AbortReason::kFirstByteDeadline); });
   }
 
   Exchange exchange(request, sink);
-  httplib::Request req;
-  req.method = "POST";
-  req.path = settings_.base_url.path +
-             (request.endpoint == router::Endpoint::kChat ? "/chat/completions" : "/completions");
-  req.set_header("Content-Type", "application/json");
-  req.set_header("Accept", request.stream ? "text/event-stream" : "application/json");
-  if (!settings_.api_key.empty()) req.set_header("Authorization", "Bearer " + settings_.api_key);
-  req.body = build_request_body(request, settings_.model);
-  req.response_handler = [&](const httplib::Response& res) {
-    if (first_byte_id) timer_.cancel(*first_byte_id);
-    exchange.on_headers(res);
-    return !sink.cancelled();
-  };
-  req.content_receiver = [&](const char* data, size_t len, uint64_t, uint64_t) {
-    return exchange.on_body(data, len);
-  };
+  http::Headers headers;
+  headers.add("Content-Type", "application/json");
+  headers.add("Accept", request.stream ? "text/event-stream" : "application/json");
+  if (!settings_.api_key.empty()) headers.add("Authorization", "Bearer " + settings_.api_key);
+  const std::string path = settings_.base_url.path +
+                           (request.endpoint == router::Endpoint::kChat ? "/chat/completions" : "/completions");
+  const http::SendResult result = client_.send(
+      "POST", path, headers, build_request_body(request, settings_.model),
+      [&](const http::ResponseHead& res) {
+        if (first_byte_id) timer_.cancel(*first_byte_id);
+        exchange.on_headers(res);
+        return !sink.cancelled();
+      },
+      [&](std::string_view data) { return exchange.on_body(data); }, abort->handle());
 
-  const httplib::Result result = client->send(req);
-
-  // After finish(), late timer callbacks and cancellations leave the client alone.
-  const Abort aborted = abort->finish();
+  // After finish(), late timer callbacks and cancellations do nothing.
+  const AbortReason aborted = abort->finish();
   timer_.cancel(total_id);
   if (first_byte_id) timer_.cancel(*first_byte_id);
   sink.on_cancel({});
   if (sink.cancelled()) return;  // the client is gone: nobody to tell
 
-  if (aborted == Abort::kFirstByteDeadline) {
+  if (aborted == AbortReason::kFirstByteDeadline) {
     exchange.fail(make_error(ErrorCode::kTimeout, "upstream " + origin + " sent no first byte within " +
                                                       millis(settings_.first_byte_timeout)));
-  } else if (aborted == Abort::kTotalDeadline) {
+  } else if (aborted == AbortReason::kTotalDeadline) {
     exchange.fail(make_error(ErrorCode::kTimeout, "upstream " + origin + " did not finish within " +
                                                       millis(settings_.total_timeout)));
-  } else if (result.error() != httplib::Error::Success && result.error() != httplib::Error::Canceled) {
-    exchange.fail(transport_error(result.error(), origin, exchange.started()));
+  } else if (!result && result.error != http::TransportError::kStopped) {
+    exchange.fail(transport_error(result, origin, exchange.started()));
   } else if (exchange.status() != 200 && exchange.status() != 0) {
     exchange.fail(status_error(exchange.status(), exchange.error_body(), exchange.retry_after()));
-    if (aborted == Abort::kNone) release_client(std::move(client));
   } else {
     exchange.complete();
-    if (aborted == Abort::kNone && result) release_client(std::move(client));
   }
 }
 

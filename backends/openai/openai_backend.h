@@ -3,17 +3,12 @@
 #pragma once
 
 #include <memory>
-#include <mutex>
 #include <string>
-#include <vector>
 
 #include "backends/backend.h"
 #include "common/deadline_timer.h"
+#include "common/http/client.h"
 #include "common/net_address.h"
-
-namespace httplib {
-class Client;
-}
 
 namespace dsgw::backends::openai {
 
@@ -39,14 +34,10 @@ class OpenAIBackend final : public Backend {
   void generate(const router::Request& request, router::EventSink& sink) override;
 
  private:
-  std::shared_ptr<httplib::Client> acquire_client();
-  void release_client(std::shared_ptr<httplib::Client> client);
-
   const BackendInfo info_;
   const Settings settings_;
+  http::Client client_;  // keeps up to max_idle_connections alive
   DeadlineTimer timer_;
-  std::mutex idle_mutex_;
-  std::vector<std::shared_ptr<httplib::Client>> idle_;  // keep-alive connections
 };
 
 }  // namespace dsgw::backends::openai

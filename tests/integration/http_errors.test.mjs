@@ -103,6 +103,12 @@ describe('dsgw HTTP errors', () => {
       assertOpenAiError(await post(chatBody(), { path: '/v2/chat/completions' }), { status: 404, code: 'not_found' });
     });
 
+    it('405 method_not_allowed for a known path with another method, naming the allowed one', async () => {
+      const response = await get('/v1/chat/completions');
+      assertOpenAiError(response, { status: 405, code: 'method_not_allowed' });
+      assert.equal(response.headers.allow, 'POST');
+    });
+
     it('404 model_not_found for an unknown model', async () => {
       assertOpenAiError(await post(chatBody({ model: 'gpt-nonexistent' })), { status: 404, code: 'model_not_found' });
     });
@@ -134,6 +140,7 @@ describe('dsgw HTTP errors', () => {
       ['400 invalid json', () => post('{'), 'none'],
       ['401 no key', () => post(chatBody(), { headers: {} }), 'none'],
       ['404 unknown path', () => get('/nope'), 'none'],
+      ['405 wrong method', () => get('/v1/completions'), 'none'],
       ['404 unknown model', () => post(chatBody({ model: 'nope' })), 'none'],
       ['413 too large', () => post('x'.repeat(kMaxBodyBytes + 1)), 'none'],
       ['502 upstream error', () => post(chatBody({ mock: { status: 503 } })), 'mock'],

@@ -77,7 +77,7 @@ std::vector<Event> drain(EventChannel& ch) {
 // Runs `placement` on this thread into a channel; returns its events.
 std::vector<Event> run_here(Pipeline& pipeline, dsgw::router::Placement placement) {
   EventChannel sink(1024);
-  pipeline.run(std::move(placement), sink);
+  pipeline.run(std::move(placement), sink).record();
   sink.close();
   return drain(sink);
 }
