@@ -68,7 +68,13 @@ class EventReader {
     Event event;
     for (;;) {
       switch (channel_->pop(event, kPollInterval)) {
-        case PopResult::kEvent: return event;
+        case PopResult::kEvent:
+          // A stream that never pauses must notice the cut-off too.
+          if (shutdown_.is_cut_off()) {
+            channel_->cancel();
+            return Event{router::Failure{shutting_down()}};
+          }
+          return event;
         case PopResult::kClosed: return Event{router::Failure{ended_without_result()}};
         case PopResult::kTimeout:
           if (!client_alive()) {
@@ -232,7 +238,7 @@ void CompletionHandler::handle(const http::Request& req, http::Response& res,
     }
     set_header(res, kBackendHeader, served_by.name());
     whole.reply(res);
-    // Usage and audit records are written once the answer is out.
+    // The log and audit lines are written once the answer is out.
     res.on_sent = [ran = std::move(ran)] { ran->record(); };
     return;
   }
@@ -243,7 +249,8 @@ void CompletionHandler::handle(const http::Request& req, http::Response& res,
   std::optional<Event> first = reader->next([&] { return probe.alive(); });
   if (!first) {
     log::info("request.client_gone").kv("request_id", request_id);
-    return;  // nobody to answer
+    res.drop_connection = true;  // nobody to answer
+    return;
   }
   set_header(res, kBackendHeader, served_by.name());
   if (const auto* failure = std::get_if<router::Failure>(&*first)) return reply_error(res, failure->error);

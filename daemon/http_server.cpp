@@ -121,7 +121,8 @@ void HttpServer::dispatch(const http::Request& req, http::Response& res) const {
   for (const auto& route : routes_) {
     if (route.path != req.path) continue;
     path_known = true;
-    if (route.method != req.method) continue;
+    // HEAD is GET without the body (the server leaves it out): probes use it.
+    if (route.method != req.method && !(req.method == "HEAD" && route.method == "GET")) continue;
     try {
       route.handle(req, res);
     } catch (const std::exception& e) {

@@ -25,6 +25,11 @@ void begin_audit_line(JsonObjectWriter& line, const Request& request, const Rout
   line.string("config_revision", table.revision);
 }
 
+// The name of the backend whose answer the client got, or "".
+std::string served_name(const RoutingTable& table, const DispatchResult& result) {
+  return result.served >= 0 ? table.backends[static_cast<size_t>(result.served)]->info().name : "";
+}
+
 }  // namespace
 
 double actual_cost_usd(const RoutingTable& table, const DispatchResult& result,
@@ -36,11 +41,25 @@ double actual_cost_usd(const RoutingTable& table, const DispatchResult& result,
                             result.busy_seconds, at);
 }
 
-void account(const Recorders& recorders, const Request& request, const RoutingTable& table, const Route& route,
-             const DispatchResult& result) {
+double settle(const Recorders& recorders, const Request& request, const RoutingTable& table, const Route& route,
+              const DispatchResult& result) {
   const auto now = std::chrono::system_clock::now();
   const double cost = actual_cost_usd(table, result, now);
-  const std::string backend = result.served >= 0 ? table.backends[static_cast<size_t>(result.served)]->info().name : "";
+  const std::string backend = served_name(table, result);
+  if (recorders.ledger && result.served >= 0) {
+    LedgerEntry entry{request.id, route.budget_tenant, backend, request.model, now,
+                      result.usage.prompt_tokens, result.usage.cached_prompt_tokens, result.usage.completion_tokens,
+                      cost, result.outcome};
+    if (Status s = recorders.ledger->record(entry); !s) {
+      log::error("ledger.entry_refused").kv("request_id", request.id).kv("error", s.error().message);
+    }
+  }
+  return cost;
+}
+
+void report(const Recorders& recorders, const Request& request, const RoutingTable& table, const Route& route,
+            const DispatchResult& result, double cost) {
+  const std::string backend = served_name(table, result);
   {
     using std::chrono::duration_cast;
     using std::chrono::milliseconds;
@@ -62,14 +81,6 @@ void account(const Recorders& recorders, const Request& request, const RoutingTa
                                duration_cast<milliseconds>(std::chrono::steady_clock::now() - request.received_at).count()));
     if (result.ttft_ms) line.kv("ttft_ms", static_cast<int64_t>(*result.ttft_ms));
     if (result.error) line.kv("error", result.error->message);
-  }
-  if (recorders.ledger && result.served >= 0) {
-    LedgerEntry entry{request.id, route.budget_tenant, backend, request.model, now,
-                      result.usage.prompt_tokens, result.usage.cached_prompt_tokens, result.usage.completion_tokens,
-                      cost, result.outcome};
-    if (Status s = recorders.ledger->record(entry); !s) {
-      log::error("ledger.entry_refused").kv("request_id", request.id).kv("error", s.error().message);
-    }
   }
   if (recorders.audit) {
     std::string text;
@@ -98,6 +109,11 @@ void account(const Recorders& recorders, const Request& request, const RoutingTa
     }
     recorders.audit->write(std::move(text));
   }
+}
+
+void account(const Recorders& recorders, const Request& request, const RoutingTable& table, const Route& route,
+             const DispatchResult& result) {
+  report(recorders, request, table, route, result, settle(recorders, request, table, route, result));
 }
 
 void account_refusal(const Recorders& recorders, const Request& request, const RoutingTable& table,

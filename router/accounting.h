@@ -1,5 +1,5 @@
-// The account stage: after a request ran, its log line, its usage-ledger
-// entry (tokens and actual cost) and its audit-log line.
+// The account stage: after a request ran, its usage-ledger entry (tokens and
+// actual cost), its log line and its audit-log line.
 #pragma once
 
 #include <chrono>
@@ -18,6 +18,16 @@ struct Recorders;
 double actual_cost_usd(const RoutingTable& table, const DispatchResult& result,
                        std::chrono::system_clock::time_point at);
 
+// The usage-ledger entry (tokens and actual cost, which settles the
+// request's reservation); returns the cost.
+double settle(const Recorders& recorders, const Request& request, const RoutingTable& table, const Route& route,
+              const DispatchResult& result);
+
+// The request.done log line and the audit line, with the cost settle() found.
+void report(const Recorders& recorders, const Request& request, const RoutingTable& table, const Route& route,
+            const DispatchResult& result, double cost);
+
+// Both.
 void account(const Recorders& recorders, const Request& request, const RoutingTable& table, const Route& route,
              const DispatchResult& result);
 

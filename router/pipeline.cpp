@@ -49,6 +49,7 @@ struct Ran::State {
   Recorders recorders;
   Placement placement;
   DispatchResult result;
+  double cost = 0;
 };
 
 Ran::Ran(std::unique_ptr<State> state) : state_(std::move(state)) {}
@@ -65,8 +66,8 @@ Ran::~Ran() { record(); }
 void Ran::record() {
   if (!state_) return;
   const Placement& p = state_->placement;
-  account(state_->recorders, p.request(), p.table(), p.route(), state_->result);
-  state_.reset();  // gives back the place in flight
+  report(state_->recorders, p.request(), p.table(), p.route(), state_->result, state_->cost);
+  state_.reset();
 }
 
 DispatchResult Pipeline::dispatch_placed(const Placement& placement, EventSink& sink) const {
@@ -89,7 +90,10 @@ std::shared_ptr<EventChannel> Pipeline::start(Placement placement) {
 
 Ran Pipeline::run(Placement placement, EventSink& sink) {
   DispatchResult result = dispatch_placed(placement, sink);
-  return Ran(std::make_unique<Ran::State>(Ran::State{recorders_, std::move(placement), std::move(result)}));
+  const double cost = settle(recorders_, placement.request(), placement.table(), placement.route(), result);
+  // A client slow to read its answer must not hold capacity or budget.
+  placement.release();
+  return Ran(std::make_unique<Ran::State>(Ran::State{recorders_, std::move(placement), std::move(result), cost}));
 }
 
 }  // namespace dsgw::router

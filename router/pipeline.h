@@ -54,6 +54,13 @@ class Placement {
       : request_(std::move(request)), table_(table), route_(std::move(route)), permit_(std::move(permit)),
         served_by_(std::move(table), route_.decision.order.front()) {}
 
+  // Gives back the place in flight and the budget reservation (once the
+  // request's usage is recorded).
+  void release() {
+    [[maybe_unused]] const Admission::Permit permit = std::move(permit_);
+    [[maybe_unused]] const UsageLedger::Reservation held = std::move(route_.held);
+  }
+
   Request request_;
   std::shared_ptr<const RoutingTable> table_;  // keeps backends alive across reloads
   Route route_;
@@ -68,10 +75,10 @@ struct Recorders {
   AuditLog* audit = nullptr;
 };
 
-// A request that ran on the caller's thread (Pipeline::run). Its usage and
-// decision are recorded by record(), or when it is destroyed: after the front
-// door has sent the answer, the way an access log is written after the
-// response. Its place in flight is held until then.
+// A request that ran on the caller's thread (Pipeline::run). Its usage is in
+// the ledger and its place in flight is free already; its log and audit lines
+// are written by record(), or when it is destroyed: after the front door has
+// sent the answer, the way an access log is written after the response.
 class Ran {
  public:
   Ran(Ran&&) noexcept;

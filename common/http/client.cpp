@@ -24,7 +24,7 @@ namespace {
 
 using std::chrono::milliseconds;
 
-constexpr std::size_t kMaxHead = 64 << 10;
+constexpr std::chrono::seconds kMaxIdleAge{30};  // a pooled connection unused longer is not reused
 
 std::string openssl_error() {
   const unsigned long code = ERR_get_error();
@@ -61,7 +61,9 @@ int connect_tcp(const Origin& origin, milliseconds timeout, std::string& why) {
     int rc = ::connect(fd, a->ai_addr, a->ai_addrlen);
     if (rc != 0 && errno == EINPROGRESS) {
       pollfd p{fd, POLLOUT, 0};
-      rc = ::poll(&p, 1, static_cast<int>(timeout.count()));
+      do {
+        rc = ::poll(&p, 1, static_cast<int>(timeout.count()));
+      } while (rc < 0 && errno == EINTR);
       int err = rc == 0 ? ETIMEDOUT : 0;
       socklen_t len = sizeof err;
       if (rc > 0) getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
@@ -79,6 +81,7 @@ int connect_tcp(const Origin& origin, milliseconds timeout, std::string& why) {
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
     const int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
   }
   return fd;
 }
@@ -125,8 +128,13 @@ class Client::Connection {
     return n;
   }
 
-  // An idle connection the server closed (or wrote to) cannot take a request.
+  void mark_idle() { idle_since_ = std::chrono::steady_clock::now(); }
+
+  // An idle connection the server closed (or wrote to) cannot take a request;
+  // nor one idle so long that a NAT or load balancer may have dropped it
+  // silently (a request sent into it would wait for a deadline).
   bool usable_again() const {
+    if (std::chrono::steady_clock::now() - idle_since_ > kMaxIdleAge) return false;
     pollfd p{fd_, POLLIN, 0};
     return buffer_.empty() && ::poll(&p, 1, 0) == 0;
   }
@@ -135,6 +143,7 @@ class Client::Connection {
   int fd_;
   SSL* ssl_;
   std::string buffer_;
+  std::chrono::steady_clock::time_point idle_since_;
 };
 
 void Abort::trip() {
@@ -170,6 +179,8 @@ Client::Client(Origin origin, ClientSettings settings) : origin_(std::move(origi
   }
   SSL_CTX_set_verify(tls_->ctx, SSL_VERIFY_PEER, nullptr);
   SSL_CTX_set_min_proto_version(tls_->ctx, TLS1_2_VERSION);
+  // Many servers end a body that runs to the close without close_notify.
+  SSL_CTX_set_options(tls_->ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
   SSL_CTX_set_default_verify_paths(tls_->ctx);
   if (!settings_.ca_file.empty() &&
       SSL_CTX_load_verify_locations(tls_->ctx, settings_.ca_file.c_str(), nullptr) != 1) {
@@ -191,7 +202,9 @@ std::unique_ptr<Client::Connection> Client::take_idle() {
 
 void Client::keep_idle(std::unique_ptr<Connection> connection) {
   std::lock_guard lock(idle_mutex_);
-  if (static_cast<int>(idle_.size()) < settings_.max_idle_connections) idle_.push_back(std::move(connection));
+  if (static_cast<int>(idle_.size()) >= settings_.max_idle_connections) return;
+  connection->mark_idle();
+  idle_.push_back(std::move(connection));
 }
 
 SendResult Client::open(std::unique_ptr<Connection>& out) {
@@ -311,7 +324,7 @@ SendResult Client::send(std::string_view method, std::string_view path, const He
   for (;;) {
     std::size_t end;
     while ((end = in.find("\r\n\r\n")) == std::string::npos) {
-      if (in.size() > kMaxHead) return finish({TransportError::kRead, "the answer's head exceeds 64 KiB"});
+      if (in.size() > kMaxHeadBytes) return finish({TransportError::kRead, "the answer's head exceeds 64 KiB"});
       const ssize_t n = c->read_more();
       if (n == 0) return finish({TransportError::kRead, "the upstream closed the connection without answering"});
       if (n < 0) return finish({TransportError::kRead, "no answer from the upstream (read failed or timed out)"});

@@ -5,23 +5,19 @@
 #include <algorithm>
 
 namespace dsgw::http {
-namespace {
-
-bool same_name(std::string_view a, std::string_view b) {
+bool equals_ignoring_case(std::string_view a, std::string_view b) {
   return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
 }
 
-}  // namespace
-
 std::optional<std::string_view> Headers::get(std::string_view name) const {
   for (const auto& [n, v] : fields_) {
-    if (same_name(n, name)) return std::string_view(v);
+    if (equals_ignoring_case(n, name)) return std::string_view(v);
   }
   return std::nullopt;
 }
 
 void Headers::set(std::string_view name, std::string_view value) {
-  std::erase_if(fields_, [&](const Field& f) { return same_name(f.first, name); });
+  std::erase_if(fields_, [&](const Field& f) { return equals_ignoring_case(f.first, name); });
   fields_.emplace_back(std::string(name), std::string(value));
 }
 

@@ -12,6 +12,9 @@
 
 namespace dsgw::http {
 
+// ASCII case-insensitive equality, as header names and tokens compare.
+bool equals_ignoring_case(std::string_view a, std::string_view b);
+
 // Header fields in arrival order; names compare case-insensitively.
 class Headers {
  public:
@@ -67,6 +70,8 @@ struct Response {
   // Called once the answer has been written (or the write failed): work that
   // must not delay it, such as access records.
   std::function<void()> on_sent;
+  // Nobody to answer (the client left): close the connection, send nothing.
+  bool drop_connection = false;
 
   void set_content(std::string content, std::string_view content_type);
   void set_producer(std::string_view content_type, std::function<bool(BodySink&)> produce);

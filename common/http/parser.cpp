@@ -1,7 +1,5 @@
 #include "common/http/parser.h"
 
-#include <strings.h>
-
 #include <algorithm>
 #include <array>
 #include <charconv>
@@ -10,10 +8,6 @@ namespace dsgw::http {
 namespace {
 
 constexpr std::string_view kCrlf = "\r\n";
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
-}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -44,9 +38,10 @@ std::optional<ParseError> parse_request_line(std::string_view line, RequestHead&
   const std::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
   const std::string_view version = line.substr(sp2 + 1);
   if (!is_token(method)) return bad("malformed request method");
-  if (target.empty() || target.front() != '/' || target.find(' ') != std::string_view::npos) {
-    return bad("malformed request target");
-  }
+  const bool visible = std::all_of(target.begin(), target.end(), [](char c) {
+    return static_cast<unsigned char>(c) > 0x20 && static_cast<unsigned char>(c) != 0x7F;
+  });
+  if (target.empty() || target.front() != '/' || !visible) return bad("malformed request target");
   if (version == "HTTP/1.1") {
     minor = 1;
   } else if (version == "HTTP/1.0") {
@@ -67,12 +62,13 @@ std::optional<ParseError> apply_framing(RequestHead& head, std::uint64_t max_bod
   const auto encoding = head.headers.get("Transfer-Encoding");
   const auto length = head.headers.get("Content-Length");
   if (encoding) {
+    if (head.http_1_0) return bad("Transfer-Encoding in an HTTP/1.0 request");  // RFC 9112 6.1
     if (length) return bad("both Transfer-Encoding and Content-Length are set");
     // Several fields make one list (RFC 9110 5.3): only a lone "chunked" is read.
     int fields = 0;
-    for (const auto& field : head.headers.fields()) fields += iequals(field.first, "Transfer-Encoding") ? 1 : 0;
+    for (const auto& field : head.headers.fields()) fields += equals_ignoring_case(field.first, "Transfer-Encoding") ? 1 : 0;
     if (fields > 1) return ParseError{501, "Transfer-Encoding lists more than chunked"};
-    if (!iequals(trim(*encoding), "chunked")) {
+    if (!equals_ignoring_case(trim(*encoding), "chunked")) {
       return ParseError{501, "Transfer-Encoding " + std::string(*encoding) + " is not supported"};
     }
     head.framing = RequestHead::Framing::kChunked;
@@ -86,7 +82,7 @@ std::optional<ParseError> apply_framing(RequestHead& head, std::uint64_t max_bod
     return bad("malformed Content-Length");
   }
   for (const auto& [name, value] : head.headers.fields()) {
-    if (iequals(name, "Content-Length") && trim(value) != digits) return bad("conflicting Content-Length fields");
+    if (equals_ignoring_case(name, "Content-Length") && trim(value) != digits) return bad("conflicting Content-Length fields");
   }
   if (n > max_body) return ParseError{413, "the request body exceeds the configured limit"};
   head.framing = n > 0 ? RequestHead::Framing::kLength : RequestHead::Framing::kNone;
@@ -99,7 +95,7 @@ std::optional<ParseError> apply_framing(RequestHead& head, std::uint64_t max_bod
 bool lists_token(std::string_view value, std::string_view token) {
   while (!value.empty()) {
     const auto comma = value.find(',');
-    if (iequals(trim(value.substr(0, comma)), token)) return true;
+    if (equals_ignoring_case(trim(value.substr(0, comma)), token)) return true;
     if (comma == std::string_view::npos) break;
     value.remove_prefix(comma + 1);
   }
@@ -143,7 +139,7 @@ std::variant<RequestHead, ParseError> parse_head(std::string_view text, std::uin
   head.http_1_0 = minor == 0;
   // An HTTP/1.0 client cannot take a 100 (RFC 9110 10.1.1).
   if (const auto expect = head.headers.get("Expect"); expect && minor == 1) {
-    head.expects_continue = iequals(trim(*expect), "100-continue");
+    head.expects_continue = equals_ignoring_case(trim(*expect), "100-continue");
   }
   if (auto e = apply_framing(head, max_body)) return *e;
   return head;
@@ -187,8 +183,10 @@ std::size_t ChunkedDecoder::feed(std::string_view in, std::string& body) {
         if (!line.empty()) error_ = bad("malformed chunked body");
         state_ = State::kSize;
         break;
-      case State::kTrailer:
-        if (line.empty()) state_ = State::kDone;  // trailer fields are read and ignored
+      case State::kTrailer:  // trailer fields are read and ignored, up to the head's limit
+        trailer_bytes_ += line.size() + 2;
+        if (trailer_bytes_ > kMaxHeadBytes) error_ = ParseError{431, "the chunked body's trailer exceeds 64 KiB"};
+        if (line.empty()) state_ = State::kDone;
         break;
       case State::kData:
       case State::kDone:

@@ -65,6 +65,7 @@ class ChunkedDecoder {
   std::uint64_t max_body_;
   State state_ = State::kSize;
   std::uint64_t remaining_ = 0;
+  std::size_t trailer_bytes_ = 0;
   std::optional<ParseError> error_;
 };
 

@@ -33,10 +33,10 @@ int poll_timeout(milliseconds ms) { return static_cast<int>(std::min<millisecond
 // destroy the answer before the client reads it. So stop writing, discard
 // what still comes for a moment, then close (what nginx calls a lingering close).
 void linger_close(int fd) {
-  constexpr milliseconds kLinger{2'000};
+  constexpr milliseconds kLinger{10'000};
   constexpr std::size_t kMaxDiscard = 64 << 20;
   ::shutdown(fd, SHUT_WR);
-  set_socket_timeout(fd, SO_RCVTIMEO, milliseconds(250));
+  set_socket_timeout(fd, SO_RCVTIMEO, milliseconds(1'000));
   const auto until = std::chrono::steady_clock::now() + kLinger;
   char scratch[16 << 10];
   std::size_t discarded = 0;
@@ -137,11 +137,15 @@ class RequestReader {
  public:
   RequestReader(int fd, const ServerSettings& settings) : fd_(fd), settings_(settings) {}
 
-  // `buffer` holds bytes already read past the previous request.
+  // `buffer` holds bytes already read past the previous request. The whole
+  // request must arrive within read_timeout (each read waits at most that
+  // long too), so a client trickling bytes cannot hold a worker for ever.
   ReadOutcome read(std::string& buffer, bool& keep_alive) {
+    deadline_ = std::chrono::steady_clock::now() + settings_.read_timeout;
     std::size_t head_end;
     while ((head_end = buffer.find("\r\n\r\n")) == std::string::npos) {
       if (buffer.size() > kMaxHeadBytes) return ParseError{431, "the request head exceeds 64 KiB"};
+      if (late()) return ParseError{408, "the request head did not arrive in time"};
       const ssize_t n = recv_some(fd_, buffer);
       if (n == 0) return Closed{};  // also when cut off mid-head: nobody to answer
       if (n < 0) return buffer.empty() ? ReadOutcome(Closed{}) : ParseError{408, "the request head did not arrive in time"};
@@ -174,7 +178,7 @@ class RequestReader {
   std::optional<ParseError> read_length(std::string& buffer, std::uint64_t length, std::string& body) {
     const auto size = static_cast<std::size_t>(length);
     while (buffer.size() < size) {
-      if (recv_some(fd_, buffer) <= 0) return ParseError{408, "the request body did not arrive in full"};
+      if (late() || recv_some(fd_, buffer) <= 0) return ParseError{408, "the request body did not arrive in full"};
     }
     if (buffer.size() == size) {
       body.swap(buffer);
@@ -192,12 +196,15 @@ class RequestReader {
       buffer.erase(0, decoder.feed(buffer, body));
       if (decoder.error()) return decoder.error();
       if (decoder.done()) return std::nullopt;
-      if (recv_some(fd_, buffer) <= 0) return ParseError{408, "the request body did not arrive in full"};
+      if (late() || recv_some(fd_, buffer) <= 0) return ParseError{408, "the request body did not arrive in full"};
     }
   }
 
+  bool late() const { return std::chrono::steady_clock::now() > deadline_; }
+
   int fd_;
   const ServerSettings& settings_;
+  std::chrono::steady_clock::time_point deadline_;
 };
 
 Result<int> listen_on(const std::string& host, int port) {
@@ -281,7 +288,14 @@ void Server::serve() {
     sockaddr_storage addr{};
     socklen_t len = sizeof addr;
     const int fd = ::accept4(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len, SOCK_CLOEXEC);
-    if (fd < 0) continue;  // the client gave up already, or out of descriptors for a moment
+    if (fd < 0) {
+      // Out of descriptors: the connection stays in the backlog, so wait a
+      // little instead of spinning on it. Otherwise the client gave up.
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+      continue;
+    }
     auto [host, port] = peer_of(addr);
     std::lock_guard lock(mutex_);
     if (stopping_) {  // the workers may be gone already: nobody would close it
@@ -317,11 +331,9 @@ void Server::work() {
       if (queue_.empty()) return;
       connection = std::move(queue_.front());
       queue_.pop_front();
-      if (stopping_) {
-        ::close(connection.fd);
-        continue;
-      }
     }
+    // Once stopping, a queued connection still gets one answer (a 503 while
+    // draining) if its request is there, then closes.
     serve_connection(connection);
   }
 }
@@ -356,16 +368,27 @@ void Server::serve_connection(const Accepted& connection) {
     Request& req = std::get<Request>(outcome);
     req.remote_addr = connection.remote_addr;
     req.remote_port = connection.remote_port;
+    if (!respond(fd, req, res, keep_alive)) break;
+  }
+  ::close(fd);
+}
+
+bool Server::respond(int fd, const Request& req, Response& res, bool keep_alive) {
+  // Nothing a handler, a producer or on_sent throws may end the process: the
+  // connection ends instead (the handler's own errors are answered by it).
+  try {
     handler_(req, res);
+    if (res.drop_connection) return false;
     BodyFraming framing;
     framing.chunked = !req.http_1_0;
     framing.head_only = req.method == "HEAD";
     framing.keep_alive = keep_alive && !stopping_.load() && (framing.chunked || !res.producer || framing.head_only);
     const bool sent = write_response(fd, res, framing);
     if (res.on_sent) res.on_sent();
-    if (!sent || !framing.keep_alive) break;
+    return sent && framing.keep_alive;
+  } catch (...) {
+    return false;
   }
-  ::close(fd);
 }
 
 }  // namespace dsgw::http

@@ -1,8 +1,9 @@
 // dsgw's HTTP/1.1 server. A fixed pool of worker threads; a connection keeps
 // one worker while it is open (keep-alive included), so a handler may block.
 // Each request is read whole before its handler runs; each answer is written
-// with one send (a streamed one as chunks, each one send), and nothing polls
-// a socket that is about to be read. It knows nothing of routes: one Handler
+// with one send (a streamed one as chunks, each one send); a kept-alive
+// connection is polled once while idle, never before each read of a request
+// that is arriving. It knows nothing of routes: one Handler
 // gets every request it could read, one ErrorHandler answers those it could
 // not.
 #pragma once
@@ -52,9 +53,10 @@ class Server {
   Result<int> bind();
   // Accepts and serves until stop(); returns once every connection is closed.
   void serve();
-  // Stops accepting and closes the connections that wait for a next request;
-  // requests in progress finish, then their connections close. Safe from
-  // any thread, before or during serve().
+  // Stops accepting; connections waiting for a next request close, requests
+  // in progress (and accepted connections whose request has come) get their
+  // answer, then their connections close. Safe from any thread, before or
+  // during serve().
   void stop();
 
  private:
@@ -69,6 +71,8 @@ class Server {
   // Waits for the next request on a kept-alive connection: false after the
   // idle timeout, when the client closed, or when stop() came first.
   bool wait_for_request(int fd) const;
+  // Runs the handler and writes its answer; false when the connection ends.
+  bool respond(int fd, const Request& req, Response& res, bool keep_alive);
 
   const ServerSettings settings_;
   const Handler handler_;

@@ -130,6 +130,13 @@ describe('dsgw HTTP errors', () => {
       assert.equal((await get('/healthz')).status, 200);
       assert.equal((await get('/readyz')).status, 200);
     });
+
+    it('HEAD /healthz answers 200 with the head alone, as probes expect', async () => {
+      const response = await request(`${gateway.dsgw.url}/healthz`, { method: 'HEAD' });
+      assert.equal(response.status, 200);
+      assert.equal(response.text, '');
+      assert.ok(Number(response.headers['content-length']) > 0, 'Content-Length as for GET');
+    });
   });
 
   describe('headers on every response', () => {

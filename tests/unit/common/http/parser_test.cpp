@@ -191,6 +191,13 @@ TEST_CASE("http parse_head answers a malformed request line with 400") {
     CAPTURE(line);
     CHECK(rejected(head_of(line)) == 400);
   }
+  // Control characters in the target: a proxy in front could end the line at a bare LF.
+  for (const std::string& line : {std::string("GET /a\nb HTTP/1.1"), std::string("GET /a\rb HTTP/1.1"),
+                                 std::string("GET /a\tb HTTP/1.1"), std::string("GET /a\x7f HTTP/1.1"),
+                                 std::string("GET /a\0b HTTP/1.1", 18)}) {
+    CAPTURE(line);
+    CHECK(rejected(head_of(line)) == 400);
+  }
   CHECK(rejected("") == 400);
   CHECK(rejected("\r\n\r\n") == 400);
   CHECK(rejected("GET / HTTP/1.1") == 400);  // no line end at all
@@ -368,6 +375,11 @@ TEST_CASE("http parse_head answers Transfer-Encoding together with Content-Lengt
   CHECK(rejected(head_of("POST / HTTP/1.1", "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n")) == 400);
 }
 
+// RFC 9112 6.1: Transfer-Encoding in an HTTP/1.0 request means faulty framing.
+TEST_CASE("http parse_head answers Transfer-Encoding from an HTTP/1.0 client with 400") {
+  CHECK(rejected(head_of("POST / HTTP/1.0", "Transfer-Encoding: chunked\r\n")) == 400);
+}
+
 // Two Transfer-Encoding fields make one list (RFC 9110 5.3): "chunked" then "gzip" is
 // "chunked, gzip", where chunked is not the final coding (RFC 9112 6.3). Reading the body
 // as chunked would be a request-smuggling ambiguity with a proxy in front.
@@ -425,6 +437,14 @@ TEST_CASE("http ChunkedDecoder reads and drops trailer fields") {
   CHECK(d.done);
   CHECK(d.used == wire.size());
   CHECK(d.body == "data");
+}
+
+TEST_CASE("http ChunkedDecoder answers trailer fields over 64 KiB with 431") {
+  std::string wire = "4\r\ndata\r\n0\r\n";
+  while (wire.size() < (70 << 10)) wire += "X-Pad: " + std::string(1000, 'p') + "\r\n";
+  const Decoded d = decode(wire + "\r\n");
+  CHECK(d.error_status == 431);
+  CHECK_FALSE(d.done);
 }
 
 TEST_CASE("http ChunkedDecoder answers a malformed chunk with 400") {

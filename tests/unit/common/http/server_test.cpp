@@ -249,6 +249,46 @@ TEST_CASE("http Server answers a request that stops arriving with 408") {
   CHECK(body.closed());
 }
 
+TEST_CASE("http Server answers 408 to a request trickling in past read_timeout in all") {
+  ServerSettings settings = test_settings();
+  settings.read_timeout = 300ms;
+  RunningServer server(echo, settings);
+  RawClient client(server.port());
+  // Each byte comes well within read_timeout, the whole request does not.
+  bool sent = client.send("POST /drip HTTP/1.1\r\nContent-Length: 20\r\n\r\n");
+  for (int i = 0; i < 8 && sent; ++i) {
+    std::this_thread::sleep_for(100ms);
+    sent = client.send("x");
+  }
+  CHECK(client.read_to_close() == error_text(408, "Request Timeout"));
+  CHECK(client.closed());
+}
+
+TEST_CASE("http Server closes without answering when the handler drops the connection") {
+  RunningServer server([](const Request&, Response& res) {
+    res.set_content("never sent", "text/plain");
+    res.drop_connection = true;
+  });
+  RawClient client(server.port());
+  REQUIRE(client.send("GET /gone HTTP/1.1\r\n\r\n"));
+  CHECK(client.read_to_close() == "");
+  CHECK(client.closed());
+}
+
+TEST_CASE("http Server survives a handler that throws: that connection closes, others are served") {
+  RunningServer server([](const Request& req, Response& res) {
+    if (req.path == "/throw") throw 42;  // not even a std::exception
+    echo(req, res);
+  });
+  RawClient bad(server.port());
+  REQUIRE(bad.send("GET /throw HTTP/1.1\r\n\r\n"));
+  CHECK(bad.read_to_close() == "");
+  CHECK(bad.closed());
+  RawClient good(server.port());
+  REQUIRE(good.send("GET /fine HTTP/1.1\r\n\r\n"));
+  CHECK(good.read_response() == ok_text("GET /fine? "));
+}
+
 TEST_CASE("http Server sends 100 Continue before reading the body of an Expect: 100-continue request") {
   RunningServer server(echo);
   RawClient client(server.port());
