@@ -5,7 +5,7 @@
 #include <stop_token>
 
 #include "common/log.h"
-#include "daemon/client_probe.h"
+#include "common/http/server.h"
 #include "daemon/http_replies.h"
 #include "daemon/openai_request.h"
 #include "daemon/openai_response.h"
@@ -245,8 +245,7 @@ void CompletionHandler::handle(const http::Request& req, http::Response& res,
   // Nothing is committed until the first event: a stream that fails before
   // its first byte gets a proper HTTP status and JSON error.
   auto reader = std::make_shared<EventReader>(runtime_.pipeline().start(std::move(placement.value())), shutdown_);
-  ClientProbe probe(req);
-  std::optional<Event> first = reader->next([&] { return probe.alive(); });
+  std::optional<Event> first = reader->next([&] { return !http::client_gone(req.fd); });
   if (!first) {
     log::info("request.client_gone").kv("request_id", request_id);
     res.drop_connection = true;  // nobody to answer

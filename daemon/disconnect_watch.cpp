@@ -2,6 +2,8 @@
 
 #include <vector>
 
+#include "common/http/server.h"
+
 namespace dsgw::daemon {
 namespace {
 
@@ -19,7 +21,7 @@ DisconnectWatch::~DisconnectWatch() {
 DisconnectWatch::Registration DisconnectWatch::watch(const http::Request& req, std::function<void()> on_gone) {
   std::lock_guard lock(mutex_);
   const uint64_t id = next_id_++;
-  entries_.emplace(id, Entry{ClientProbe(req), std::move(on_gone), std::chrono::steady_clock::now()});
+  entries_.emplace(id, Entry{req.fd, std::move(on_gone), std::chrono::steady_clock::now()});
   return Registration(*this, id);
 }
 
@@ -36,7 +38,7 @@ void DisconnectWatch::run(std::stop_token stop) {
     std::vector<std::function<void()>> gone;
     for (auto it = entries_.begin(); it != entries_.end();) {
       Entry& e = it->second;
-      if (now - e.since >= kLookEvery && !e.probe.alive()) {
+      if (now - e.since >= kLookEvery && http::client_gone(e.fd)) {
         gone.push_back(std::move(e.on_gone));
         it = entries_.erase(it);
       } else {

@@ -11,7 +11,7 @@
 #include <mutex>
 #include <thread>
 
-#include "daemon/client_probe.h"
+#include "common/http/message.h"
 
 namespace dsgw::daemon {
 
@@ -42,7 +42,7 @@ class DisconnectWatch {
 
  private:
   struct Entry {
-    ClientProbe probe;
+    int fd;  // the client's connection
     std::function<void()> on_gone;
     std::chrono::steady_clock::time_point since;
   };

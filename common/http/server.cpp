@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "common/http/parser.h"
+#include "common/log.h"
 #include "common/http/socket_io.h"
 
 namespace dsgw::http {
@@ -387,6 +388,7 @@ bool Server::respond(int fd, const Request& req, Response& res, bool keep_alive)
     if (res.on_sent) res.on_sent();
     return sent && framing.keep_alive;
   } catch (...) {
+    log::error("http.handler_failed").kv("path", req.path).kv("error", "an exception escaped the handler");
     return false;
   }
 }
