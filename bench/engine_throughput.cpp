@@ -474,10 +474,8 @@ void project(const at::Tensor& x, const at::Tensor& w, BlockPool* pool, int thre
     a.y_stride = y.stride(0);
     a.batch = static_cast<int>(rows);
     a.call_id = dsgw::local::next_gemv_call_id();
-    // Linear::gemv's blocks: ~256 KB of weights, >= 8 per thread, even.
-    std::int64_t block = std::max<std::int64_t>(2, (std::int64_t{256} << 10) / (in * w.element_size()));
-    block = std::min(block, std::max<std::int64_t>(2, out / (8 * threads)));
-    block += block & 1;
+    // Linear::gemv's blocks.
+    const std::int64_t block = dsgw::local::gemv_block_rows(out, in, w.element_size(), threads);
     pool->run((out + block - 1) / block,
               [&](std::int64_t b) { dsgw::local::gemv_rows(a, b * block, std::min(out, (b + 1) * block)); });
     return;

@@ -1,6 +1,7 @@
 #include "backends/local/model/decode_attention.h"
 
 #include <ATen/ATen.h>
+#include <c10/util/BFloat16.h>
 
 #include <algorithm>
 #if defined(__x86_64__)
@@ -25,6 +26,19 @@ struct Shape {
   std::int64_t max_tokens = 0;
   float scale = 1.f;  // 1 / sqrt(head_dim)
 };
+
+// The cache holds fp32, or bf16 (uint16_t here) when the weights are bf16:
+// half the bytes to read per token, and the products still run in fp32.
+inline float kv_float(float v) { return v; }
+inline float kv_float(std::uint16_t v) { return std::bit_cast<float>(static_cast<std::uint32_t>(v) << 16); }
+
+// A new key or value row into the cache, rounded as at::Tensor::to rounds.
+inline void store_row(float* dst, const float* src, std::int64_t n) {
+  std::memcpy(dst, src, static_cast<std::size_t>(n) * sizeof(float));
+}
+inline void store_row(std::uint16_t* dst, const float* src, std::int64_t n) {
+  for (std::int64_t i = 0; i < n; ++i) dst[i] = c10::BFloat16(src[i]).x;
+}
 
 // Plain loops, vectorised by the compiler (omp simd) in one clone per
 // instruction set, picked at load time by CPU features; the library itself is
@@ -54,15 +68,16 @@ inline float exp_nonpositive(float x) {
 
 // q · k over n elements: 16 partial sums (one vector register), then a tree,
 // which the compiler turns into a few shuffles instead of 16 serial adds.
-inline float dot(const float* q, const float* k, std::int64_t n) {
+template <class K>
+inline float dot(const float* q, const K* k, std::int64_t n) {
   constexpr int kLanes = 16;
   float lanes[kLanes] = {};
   std::int64_t d = 0;
   for (; d + kLanes <= n; d += kLanes) {
 #pragma omp simd
-    for (int j = 0; j < kLanes; ++j) lanes[j] += q[d + j] * k[d + j];
+    for (int j = 0; j < kLanes; ++j) lanes[j] += q[d + j] * kv_float(k[d + j]);
   }
-  for (; d < n; ++d) lanes[0] += q[d] * k[d];
+  for (; d < n; ++d) lanes[0] += q[d] * kv_float(k[d]);
   for (int width = kLanes / 2; width >= 1; width /= 2) {
 #pragma omp simd
     for (int j = 0; j < width; ++j) lanes[j] += lanes[j + width];
@@ -92,11 +107,12 @@ DSGW_ATTENTION_CLONES void softmax_rows(float* scores, std::int64_t rows, std::i
 // The `group` query heads q [group, head_dim] of one sequence over one kv
 // head's first `len` cached keys and values [len, head_dim]: out [group,
 // head_dim]. scores: room for group * len floats.
-DSGW_ATTENTION_CLONES void attend_group(const float* q, const float* keys, const float* values,
-                                        std::int64_t len, const Shape& s, float* scores, float* out) {
+template <class K>
+DSGW_ATTENTION_CLONES void attend_group(const float* q, const K* keys, const K* values, std::int64_t len,
+                                        const Shape& s, float* scores, float* out) {
   const std::int64_t dim = s.head_dim;
   for (std::int64_t t = 0; t < len; ++t) {
-    const float* k = keys + t * dim;
+    const K* k = keys + t * dim;
     for (std::int64_t g = 0; g < s.group; ++g) {
       const float* qg = q + g * dim;
       scores[g * len + t] = dot(qg, k, dim) * s.scale;
@@ -105,12 +121,12 @@ DSGW_ATTENTION_CLONES void attend_group(const float* q, const float* keys, const
   softmax_rows(scores, s.group, len);
   std::fill(out, out + s.group * dim, 0.f);
   for (std::int64_t t = 0; t < len; ++t) {
-    const float* v = values + t * dim;
+    const K* v = values + t * dim;
     for (std::int64_t g = 0; g < s.group; ++g) {
       const float w = scores[g * len + t];
       float* o = out + g * dim;
 #pragma omp simd
-      for (std::int64_t d = 0; d < dim; ++d) o[d] += w * v[d];
+      for (std::int64_t d = 0; d < dim; ++d) o[d] += w * kv_float(v[d]);
     }
   }
 }
@@ -159,15 +175,25 @@ __attribute__((target("avx512f"))) inline __m512 lane_sums16(const __m512 (&v)[1
 // (past the end of the cache slot it fetches nothing useful but cannot fault).
 constexpr std::int64_t kAhead = 24;  // rows
 
-inline void prefetch_row(const float* p, std::int64_t n) {
-  for (std::int64_t i = 0; i < n; i += 16) _mm_prefetch(reinterpret_cast<const char*>(p + i), _MM_HINT_T0);
+template <class K>
+inline void prefetch_row(const K* p, std::int64_t n) {
+  constexpr std::int64_t kPerLine = 64 / sizeof(K);
+  for (std::int64_t i = 0; i < n; i += kPerLine)
+    _mm_prefetch(reinterpret_cast<const char*>(p + i), _MM_HINT_T0);
+}
+
+// 16 cache elements as fp32.
+__attribute__((target("avx512f"))) inline __m512 load16(const float* p) { return _mm512_loadu_ps(p); }
+__attribute__((target("avx512f"))) inline __m512 load16(const std::uint16_t* p) {
+  const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
 }
 
 // attend_group for G query heads.
-template <int G>
-__attribute__((target("avx512f"))) void attend_group_avx512(const float* q, const float* keys,
-                                                            const float* values, std::int64_t len,
-                                                            const Shape& s, float* scores, float* out) {
+template <int G, class K>
+__attribute__((target("avx512f"))) void attend_group_avx512(const float* q, const K* keys, const K* values,
+                                                            std::int64_t len, const Shape& s, float* scores,
+                                                            float* out) {
   const std::int64_t dim = s.head_dim;
   const __m512 scale = _mm512_set1_ps(s.scale);
   // Scores, 16 tokens at a time: per token and head one vector of partial
@@ -179,17 +205,17 @@ __attribute__((target("avx512f"))) void attend_group_avx512(const float* q, cons
       for (int g = 0; g < G; ++g) part[g][j] = _mm512_setzero_ps();
     }
     for (int j = 0; j < m; ++j) {
-      const float* k = keys + (t0 + j) * dim;
+      const K* k = keys + (t0 + j) * dim;
       prefetch_row(k + kAhead * dim, dim);
       for (int g = 0; g < G; ++g) {
         const float* qg = q + g * dim;
         __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
         std::int64_t d = 0;
         for (; d + 32 <= dim; d += 32) {
-          a0 = _mm512_fmadd_ps(_mm512_loadu_ps(qg + d), _mm512_loadu_ps(k + d), a0);
-          a1 = _mm512_fmadd_ps(_mm512_loadu_ps(qg + d + 16), _mm512_loadu_ps(k + d + 16), a1);
+          a0 = _mm512_fmadd_ps(_mm512_loadu_ps(qg + d), load16(k + d), a0);
+          a1 = _mm512_fmadd_ps(_mm512_loadu_ps(qg + d + 16), load16(k + d + 16), a1);
         }
-        if (d < dim) a0 = _mm512_fmadd_ps(_mm512_loadu_ps(qg + d), _mm512_loadu_ps(k + d), a0);
+        if (d < dim) a0 = _mm512_fmadd_ps(_mm512_loadu_ps(qg + d), load16(k + d), a0);
         part[g][j] = _mm512_add_ps(a0, a1);
       }
     }
@@ -207,10 +233,9 @@ __attribute__((target("avx512f"))) void attend_group_avx512(const float* q, cons
       for (int c = 0; c < 4; ++c) acc[g][c] = _mm512_setzero_ps();
     }
     for (std::int64_t t = 0; t < len; ++t) {
-      const float* v = values + t * dim + d0;
+      const K* v = values + t * dim + d0;
       prefetch_row(v + kAhead * dim, 64);
-      const __m512 v0 = _mm512_loadu_ps(v), v1 = _mm512_loadu_ps(v + 16), v2 = _mm512_loadu_ps(v + 32),
-                   v3 = _mm512_loadu_ps(v + 48);
+      const __m512 v0 = load16(v), v1 = load16(v + 16), v2 = load16(v + 32), v3 = load16(v + 48);
       for (int g = 0; g < G; ++g) {
         const __m512 p = _mm512_set1_ps(scores[g * len + t]);
         acc[g][0] = _mm512_fmadd_ps(p, v0, acc[g][0]);
@@ -227,18 +252,18 @@ __attribute__((target("avx512f"))) void attend_group_avx512(const float* q, cons
     __m512 acc[G];
     for (int g = 0; g < G; ++g) acc[g] = _mm512_setzero_ps();
     for (std::int64_t t = 0; t < len; ++t) {
-      const __m512 v = _mm512_loadu_ps(values + t * dim + d0);
+      const __m512 v = load16(values + t * dim + d0);
       for (int g = 0; g < G; ++g) acc[g] = _mm512_fmadd_ps(_mm512_set1_ps(scores[g * len + t]), v, acc[g]);
     }
     for (int g = 0; g < G; ++g) _mm512_storeu_ps(out + g * dim + d0, acc[g]);
   }
 }
 
-template <int G = kAvx512MaxGroup>
-void attend_group_fast(const float* q, const float* keys, const float* values, std::int64_t len,
-                       const Shape& s, float* scores, float* out) {
+template <class K, int G = kAvx512MaxGroup>
+void attend_group_fast(const float* q, const K* keys, const K* values, std::int64_t len, const Shape& s,
+                       float* scores, float* out) {
   if constexpr (G > 1) {
-    if (s.group < G) return attend_group_fast<G - 1>(q, keys, values, len, s, scores, out);
+    if (s.group < G) return attend_group_fast<K, G - 1>(q, keys, values, len, s, scores, out);
   }
   attend_group_avx512<G>(q, keys, values, len, s, scores, out);
 }
@@ -247,27 +272,30 @@ void attend_group_fast(const float* q, const float* keys, const float* values, s
 }  // namespace
 
 bool decode_attention_supported(const at::Tensor& q, const at::Tensor& keys) {
-  return q.device().is_cpu() && q.scalar_type() == at::kFloat && keys.scalar_type() == at::kFloat &&
+  return q.device().is_cpu() && q.scalar_type() == at::kFloat &&
+         (keys.scalar_type() == at::kFloat || keys.scalar_type() == at::kBFloat16) &&
          keys.is_contiguous();  // values: allocated alike (KvCache::Storage::allocate)
 }
 
-void decode_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, at::Tensor& keys,
-                      at::Tensor& values, std::span<const int> slots, std::span<const std::int64_t> positions,
-                      at::Tensor& out) {
+namespace {
+
+template <class K>
+void decode_attention_typed(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, K* key_data,
+                            K* value_data, std::int64_t kv_heads, std::int64_t max_tokens,
+                            std::span<const int> slots, std::span<const std::int64_t> positions,
+                            at::Tensor& out) {
   const at::Tensor qc = q.contiguous(), kc = k.contiguous(), vc = v.contiguous();
   Shape s;
   s.heads = q.size(1);
   s.head_dim = q.size(2);
-  s.kv_heads = keys.size(1);
+  s.kv_heads = kv_heads;
   s.group = s.heads / s.kv_heads;
-  s.max_tokens = keys.size(2);
+  s.max_tokens = max_tokens;
   s.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(s.head_dim)));
   const std::int64_t n = q.size(0);
   const float* q_data = qc.data_ptr<float>();
   const float* k_new = kc.data_ptr<float>();
   const float* v_new = vc.data_ptr<float>();
-  float* key_data = keys.data_ptr<float>();
-  float* value_data = values.data_ptr<float>();
   float* out_data = out.data_ptr<float>();
 #ifdef DSGW_ATTENTION_AVX512
   const bool fast = avx512_attention_fits(s);
@@ -281,11 +309,11 @@ void decode_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor
     const std::int64_t pos = positions[bi];
     const std::int64_t cache_offset = (slots[bi] * s.kv_heads + h) * s.max_tokens * s.head_dim;
     const std::int64_t new_offset = (b * s.kv_heads + h) * s.head_dim;
-    const std::size_t row_bytes = static_cast<std::size_t>(s.head_dim) * sizeof(float);
-    std::memcpy(key_data + cache_offset + pos * s.head_dim, k_new + new_offset, row_bytes);
-    std::memcpy(value_data + cache_offset + pos * s.head_dim, v_new + new_offset, row_bytes);
+    store_row(key_data + cache_offset + pos * s.head_dim, k_new + new_offset, s.head_dim);
+    store_row(value_data + cache_offset + pos * s.head_dim, v_new + new_offset, s.head_dim);
     const std::int64_t len = pos + 1;
-    if (scores.size() < static_cast<std::size_t>(s.group * len)) scores.resize(static_cast<std::size_t>(s.group * len));
+    if (scores.size() < static_cast<std::size_t>(s.group * len))
+      scores.resize(static_cast<std::size_t>(s.group * len));
     const std::int64_t head_offset = (b * s.heads + h * s.group) * s.head_dim;
 #ifdef DSGW_ATTENTION_AVX512
     if (fast) {
@@ -294,9 +322,25 @@ void decode_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor
       return;
     }
 #endif
-    attend_group(q_data + head_offset, key_data + cache_offset, value_data + cache_offset, len, s, scores.data(),
-                 out_data + head_offset);
+    attend_group(q_data + head_offset, key_data + cache_offset, value_data + cache_offset, len, s,
+                 scores.data(), out_data + head_offset);
   });
+}
+
+}  // namespace
+
+void decode_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, at::Tensor& keys,
+                      at::Tensor& values, std::span<const int> slots, std::span<const std::int64_t> positions,
+                      at::Tensor& out) {
+  const std::int64_t kv_heads = keys.size(1), max_tokens = keys.size(2);
+  if (keys.scalar_type() == at::kBFloat16) {
+    decode_attention_typed(q, k, v, reinterpret_cast<std::uint16_t*>(keys.data_ptr<at::BFloat16>()),
+                           reinterpret_cast<std::uint16_t*>(values.data_ptr<at::BFloat16>()), kv_heads,
+                           max_tokens, slots, positions, out);
+  } else {
+    decode_attention_typed(q, k, v, keys.data_ptr<float>(), values.data_ptr<float>(), kv_heads, max_tokens,
+                           slots, positions, out);
+  }
 }
 
 }  // namespace dsgw::local

@@ -1,9 +1,8 @@
-// Decode attention on the CPU in fp32: one new token per sequence, each over
-// its own KV-cache slot. One loop per (sequence, kv head) instead of ~10
-// libtorch ops per sequence per layer: q·k scores for the kv head's group of
-// query heads, a max-subtracted softmax, the weighted sum of the values, all
-// accumulated in fp32; the pairs are spread over the intra-op threads.
-// Internal to the engine.
+// Decode attention on the CPU in fp32, over a cache of fp32 or bf16 keys and
+// values: one new token per sequence, each over its own KV-cache slot. One loop per (sequence, kv head)
+// instead of ~10 libtorch ops per sequence per layer: q·k scores for the kv head's group of query heads, a
+// max-subtracted softmax, the weighted sum of the values, all accumulated in fp32; the pairs are spread over
+// the intra-op threads. Internal to the engine.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -13,7 +12,8 @@
 
 namespace dsgw::local {
 
-// Whether decode_attention handles these tensors (CPU, fp32, contiguous).
+// Whether decode_attention handles these tensors (CPU, fp32 queries, an fp32
+// or bf16 contiguous cache).
 bool decode_attention_supported(const at::Tensor& q, const at::Tensor& keys);
 
 // q: [n, heads, head_dim]; k, v: [n, kv_heads, head_dim], the new tokens'

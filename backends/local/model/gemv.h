@@ -32,6 +32,12 @@ std::uint64_t next_gemv_call_id();
 // Computes output rows [o_begin, o_end).
 void gemv_rows(const GemvArgs& args, std::int64_t o_begin, std::int64_t o_end);
 
+// Output rows per block when a product of `out` rows of `in` weights is
+// shared among `threads` threads: about 256 KB of weights, at least 8
+// blocks per thread for balance, a multiple of the kernels' widest tile
+// (16 rows) so that no block leaves rows to a narrower tile.
+std::int64_t gemv_block_rows(std::int64_t out, std::int64_t in, std::int64_t element_size, int threads);
+
 // Which kernel runs here: "avx512", "avx2" or "generic".
 const char* gemv_kernel_name();
 

@@ -55,14 +55,7 @@ void Linear::gemv(const at::Tensor& x, const at::Tensor& w, at::Tensor& y) {
   a.batch = static_cast<int>(x.size(0));
   a.call_id = next_gemv_call_id();
   const std::int64_t out = w.size(0);
-  const std::int64_t in = w.size(1);
-  // Blocks of output rows: about 256 KB of weights each (a multiple of the
-  // kernels' 4-row tiles where possible), at least 8 blocks per thread for
-  // balance.
-  const std::int64_t threads = std::max(1, at::get_num_threads());
-  std::int64_t block = std::max<std::int64_t>(4, (std::int64_t{256} << 10) / (in * w.element_size()));
-  block = std::min(block, std::max<std::int64_t>(4, out / (8 * threads)));
-  block = (block + 3) / 4 * 4;
+  const std::int64_t block = gemv_block_rows(out, w.size(1), w.element_size(), at::get_num_threads());
   const std::int64_t blocks = (out + block - 1) / block;
   parallel_blocks(blocks, [&](std::int64_t b) { gemv_rows(a, b * block, std::min(out, (b + 1) * block)); });
 }

@@ -69,13 +69,16 @@ def repeat_kv(x, n_rep):
 
 
 class ReferenceModel:
-    def __init__(self, model_dir, dtype=torch.float64):
+    def __init__(self, model_dir, dtype=torch.float64, kv_dtype=None):
         with open(os.path.join(model_dir, "config.json")) as f:
             self.cfg = json.load(f)
         c = self.cfg
         self.arch = c["architectures"][0]
         assert self.arch in ("Qwen2ForCausalLM", "LlamaForCausalLM"), self.arch
         self.dtype = dtype
+        # A KV cache in a narrower dtype (bf16): keys and values rounded to it
+        # once computed, as an engine that caches them so sees them.
+        self.kv_dtype = kv_dtype
         self.hidden = c["hidden_size"]
         self.n_layers = c["num_hidden_layers"]
         self.n_heads = c["num_attention_heads"]
@@ -143,6 +146,9 @@ class ReferenceModel:
             v = v.view(1, T, self.n_kv, self.head_dim).transpose(1, 2)
             q = q * cos + rotate_half(q) * sin
             k = k * cos + rotate_half(k) * sin
+            if self.kv_dtype is not None:
+                k = k.to(self.kv_dtype).to(self.dtype)
+                v = v.to(self.kv_dtype).to(self.dtype)
             k = repeat_kv(k, self.n_heads // self.n_kv)
             v = repeat_kv(v, self.n_heads // self.n_kv)
             scores = q @ k.transpose(2, 3) / math.sqrt(self.head_dim) + mask

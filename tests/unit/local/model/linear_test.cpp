@@ -47,10 +47,11 @@ TEST_CASE("gemv kernels: every kernel this CPU has, every batch size, odd shapes
     CAPTURE(kernel);
     for (auto wtype : {at::kFloat, at::kBFloat16}) {
       for (std::int64_t rows = 1; rows <= Linear::kMaxGemvRows; ++rows) {  // > 8: several kernel calls
-        check_linear(rows, 37, 19, wtype, false);   // tails only
-        check_linear(rows, 130, 64, wtype, true);   // full vectors
-        check_linear(rows, 1, 97, wtype, false);    // one output row
-        check_linear(rows, 67, 100, wtype, false);  // vectors plus a tail
+        check_linear(rows, 37, 19, wtype, false);                          // tails only
+        check_linear(rows, 130, 64, wtype, true);                          // full vectors
+        check_linear(rows, 1, 97, wtype, false);                           // one output row
+        check_linear(rows, 67, 100, wtype, false);                         // vectors plus a tail
+        check_linear(rows, 35, 300, wtype, false);  // several blocks of inputs, 16-row tiles plus 3 rows
       }
       check_linear(1, 1536, 1536, wtype, true);
     }

@@ -5,7 +5,9 @@ logits and greedy tokens for a few prompts (tests/support/reference/).
 
   make_fixtures.py --out DIR
 
-writes DIR/<variant>/ (a model directory) and DIR/<variant>.ref.json.
+writes DIR/<variant>/ (a model directory) and DIR/<variant>.ref.json, and
+for bf16 weights also DIR/<variant>.kv_bf16.ref.json: the engine keeps their
+KV cache in bf16 when it runs them in bf16.
 """
 import argparse
 import os
@@ -52,10 +54,12 @@ def main():
     for name, args in VARIANTS.items():
         model_dir = os.path.join(a.out, name)
         make_tiny_model.main(["--out", model_dir] + args)
-        ref_args = ["--model", model_dir, "--generate", str(GENERATE), "--out", model_dir + ".ref.json"]
+        ref_args = ["--model", model_dir, "--generate", str(GENERATE)]
         for prompt in PROMPTS:
             ref_args += ["--prompt", prompt]
-        dump_reference.main(ref_args)
+        dump_reference.main(ref_args + ["--out", model_dir + ".ref.json"])
+        if "bf16" in args:
+            dump_reference.main(ref_args + ["--kv-dtype", "bf16", "--out", model_dir + ".kv_bf16.ref.json"])
         print(f"fixture {name}: {model_dir}")
     return 0
 

@@ -19,12 +19,17 @@ constexpr double kTolerance = 1e-4;
 struct Variant {
   const char* name;
   DType dtype;
+  // The reference to compare with: the fixture's own, or (bf16 weights run
+  // in bf16, which keeps its KV cache in bf16) one with bf16 keys and values.
+  const char* reference = nullptr;
+  std::string reference_name() const { return reference != nullptr ? reference : name; }
 };
 
 // Every fixture, in the dtypes that keep fp32 activations exact w.r.t. the
 // file's values (bf16 weights kept bf16, or widened; fp16 widened to fp32).
+const Variant kBf16 = {"qwen2_bf16", DType::kBFloat16, "qwen2_bf16.kv_bf16"};
 const Variant kVariants[] = {
-    {"qwen2_f32", DType::kFloat32},  {"llama_f32", DType::kFloat32},  {"qwen2_bf16", DType::kBFloat16},
+    {"qwen2_f32", DType::kFloat32},  {"llama_f32", DType::kFloat32},  kBf16,
     {"qwen2_bf16", DType::kFloat32}, {"llama_fp16", DType::kFloat32}, {"qwen2_tied", DType::kFloat32},
 };
 
@@ -49,7 +54,7 @@ TEST_CASE("prefill logits match the reference for every fixture") {
     CAPTURE(v.name);
     CAPTURE(dtype_name(v.dtype));
     Transformer t = load(v);
-    auto ref = load_reference(v.name);
+    auto ref = load_reference(v.reference_name());
     auto cache = t.make_kv_cache(static_cast<int>(ref.size()), 64);
     REQUIRE(cache.has_value());
     for (std::size_t i = 0; i < ref.size(); ++i) {
@@ -65,7 +70,7 @@ TEST_CASE("chunked prefill equals the reference") {
   for (const auto& v : kVariants) {
     CAPTURE(v.name);
     Transformer t = load(v);
-    auto ref = load_reference(v.name);
+    auto ref = load_reference(v.reference_name());
     auto cache = t.make_kv_cache(1, 64);
     REQUIRE(cache.has_value());
     for (int chunk : {1, 3, 4}) {
@@ -83,7 +88,7 @@ TEST_CASE("attention in row blocks (bounded score memory) equals the reference")
   for (const auto& v : kVariants) {
     CAPTURE(v.name);
     Transformer t = load(v);
-    auto ref = load_reference(v.name);
+    auto ref = load_reference(v.reference_name());
     auto cache = t.make_kv_cache(1, 64);
     REQUIRE(cache.has_value());
     // 11 prompt tokens: blocks of 1, 2 and 3 query rows.
@@ -115,7 +120,7 @@ TEST_CASE("step-by-step decode matches the reference at every position") {
   for (const auto& v : kVariants) {
     CAPTURE(v.name);
     Transformer t = load(v);
-    auto ref = load_reference(v.name);
+    auto ref = load_reference(v.reference_name());
     auto cache = t.make_kv_cache(3, 64);
     REQUIRE(cache.has_value());
     const auto& p = ref[0];
@@ -138,7 +143,7 @@ TEST_CASE("greedy generation gives the reference's tokens") {
   for (const auto& v : kVariants) {
     CAPTURE(v.name);
     Transformer t = load(v);
-    auto ref = load_reference(v.name);
+    auto ref = load_reference(v.reference_name());
     auto cache = t.make_kv_cache(1, 64);
     REQUIRE(cache.has_value());
     for (const auto& p : ref) {
@@ -166,7 +171,7 @@ TEST_CASE("batched decode of sequences at different positions equals each run al
   for (const auto& v : kVariants) {
     CAPTURE(v.name);
     Transformer t = load(v);
-    auto ref = load_reference(v.name);
+    auto ref = load_reference(v.reference_name());
     REQUIRE(ref.size() == 3);
     auto batched = t.make_kv_cache(4, 64);
     auto alone = t.make_kv_cache(4, 64);
@@ -209,8 +214,8 @@ TEST_CASE("batched decode of sequences at different positions equals each run al
 
 TEST_CASE("many-row decode batches take the matmul path and still agree") {
   // 10 sequences > the gemv kernels' 8 rows.
-  Transformer t = load({"qwen2_bf16", DType::kBFloat16});
-  auto ref = load_reference("qwen2_bf16");
+  Transformer t = load(kBf16);
+  auto ref = load_reference(kBf16.reference_name());
   auto cache = t.make_kv_cache(10, 32);
   REQUIRE(cache.has_value());
   std::vector<int> slots;
@@ -246,11 +251,15 @@ TEST_CASE("memory usage: weights mapped when the dtype matches, KV cache counted
     CHECK_FALSE(mem.cuda_max_allocated_bytes.has_value());
   }
   {
-    Transformer t = load({"qwen2_bf16", DType::kBFloat16});
+    Transformer t = load(kBf16);
     auto mem = t.memory_usage();
     // Matrices are views; norms and biases were widened to fp32.
     CHECK(mem.mapped_weight_bytes > 0.9 * static_cast<double>(mem.weight_bytes));
     CHECK(mem.mapped_weight_bytes < mem.weight_bytes);
+    // Same shape as qwen2_f32, keys and values in bf16: half the bytes.
+    auto cache = t.make_kv_cache(2, 16);
+    REQUIRE(cache.has_value());
+    CHECK(cache->bytes() == 2u * 2 * 2 * 2 * 16 * 16 * 2);
   }
   {
     Transformer t = load({"llama_fp16", DType::kFloat32});
