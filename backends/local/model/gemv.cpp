@@ -237,7 +237,7 @@ __attribute__((target("avx512f,avx512bw"))) const float* rearranged_x(const Gemv
   const std::int64_t n32 = a.in / 32 * 32;
   thread_local XCopy copy;
   const bool fresh = copy.stale(a, static_cast<std::size_t>(a.batch * n32 / 16));
-  float* data = copy.lines.data()->v;
+  float* data = reinterpret_cast<float*>(copy.lines.data());  // null when n32 is 0: nothing is read
   const __m512i even_idx = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
   const __m512i odd_idx = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
   for (int b = 0; b < a.batch && fresh; ++b) {
@@ -320,7 +320,7 @@ __attribute__((target("avx512f,avx512bw"))) const float* transposed_x(const Gemv
                       _mm512_mask_i32gather_ps(_mm512_setzero_ps(), lanes, rows, column, 4));
     }
   }
-  return copy.lines.data()->v;
+  return reinterpret_cast<const float*>(copy.lines.data());
 }
 
 // Widens inputs [k0, k1) of kLaneTileRows bf16 rows into `block` (rows
@@ -384,7 +384,7 @@ __attribute__((target("avx512f,avx512bw"))) void lane_tile(const T* w, std::int6
     const std::int64_t fetch_stride = in * static_cast<std::int64_t>(sizeof(T));
     if constexpr (sizeof(T) == 2) {
       thread_local std::vector<Line> scratch(kLaneTileRows * kLaneBlock / 16);
-      float* block = scratch.data()->v;
+      float* block = reinterpret_cast<float*>(scratch.data());
       widen_block(rows, in, k0, k1, block);
       lane_fmas<kLinesPerRow>(block - k0, kLaneBlock, xt, k0, k1, fetch_bytes, fetch_stride, acc);
     } else {
@@ -403,10 +403,13 @@ __attribute__((target("avx512f,avx512bw"))) void lane_tile(const T* w, std::int6
 // go through tile_avx512.
 template <class T>
 void gemv_lanes(const T* w, const GemvArgs& a, std::int64_t o_begin, std::int64_t o_end) {
+  static_assert(kGemvMaxBatch <= 16, "one x row per lane of a 16-lane vector");
   const std::int64_t n32 = a.in / 32 * 32;
-  const float* xt = transposed_x<T>(a);
   std::int64_t o = o_begin;
-  for (; o + kLaneTileRows <= o_end; o += kLaneTileRows) lane_tile(w, a.in, n32, xt, a, o);
+  if (o + kLaneTileRows <= o_end) {
+    const float* xt = transposed_x<T>(a);
+    for (; o + kLaneTileRows <= o_end; o += kLaneTileRows) lane_tile(w, a.in, n32, xt, a, o);
+  }
   if (o < o_end) {
     const float* x = a.x;
     std::int64_t x_stride = a.x_stride;

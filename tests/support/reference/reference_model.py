@@ -146,9 +146,9 @@ class ReferenceModel:
             v = v.view(1, T, self.n_kv, self.head_dim).transpose(1, 2)
             q = q * cos + rotate_half(q) * sin
             k = k * cos + rotate_half(k) * sin
-            if self.kv_dtype is not None:
-                k = k.to(self.kv_dtype).to(self.dtype)
-                v = v.to(self.kv_dtype).to(self.dtype)
+            if self.kv_dtype is not None:  # rounded from fp32, as the engine computes them
+                k = k.to(torch.float32).to(self.kv_dtype).to(self.dtype)
+                v = v.to(torch.float32).to(self.kv_dtype).to(self.dtype)
             k = repeat_kv(k, self.n_heads // self.n_kv)
             v = repeat_kv(v, self.n_heads // self.n_kv)
             scores = q @ k.transpose(2, 3) / math.sqrt(self.head_dim) + mask

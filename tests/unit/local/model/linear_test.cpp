@@ -51,7 +51,7 @@ TEST_CASE("gemv kernels: every kernel this CPU has, every batch size, odd shapes
         check_linear(rows, 130, 64, wtype, true);                          // full vectors
         check_linear(rows, 1, 97, wtype, false);                           // one output row
         check_linear(rows, 67, 100, wtype, false);                         // vectors plus a tail
-        check_linear(rows, 35, 300, wtype, false);  // several blocks of inputs, 16-row tiles plus 3 rows
+        check_linear(rows, 35, 300, wtype, false);                         // several blocks of inputs
       }
       check_linear(1, 1536, 1536, wtype, true);
     }
@@ -69,18 +69,58 @@ TEST_CASE("matmul paths for many rows") {
   }
 }
 
+TEST_CASE(
+    "gemv kernels for many rows: whole 16-row tiles plus tail rows in one call, inputs past the fetch "
+    "distance") {
+  // gemv_rows over all 35 rows at once (Linear's blocks would split them):
+  // two 16-row tiles, then 3 rows; 1,600 inputs: 12 blocks of 128 and a tail.
+  for (auto wtype : {at::kFloat, at::kBFloat16}) {
+    for (int rows = 12; rows <= kGemvMaxBatch; ++rows) {
+      for (std::int64_t in : {300, 1600}) {
+        CAPTURE(wtype == at::kBFloat16);
+        CAPTURE(rows);
+        CAPTURE(in);
+        at::manual_seed(rows * 10 + in);
+        const at::Tensor w = at::randn({35, in}).to(wtype);
+        const at::Tensor x = at::randn({rows, in});
+        at::Tensor y = at::full({rows, 35}, 12345.0f);
+        GemvArgs a;
+        a.w = w.data_ptr();
+        a.bf16 = wtype == at::kBFloat16;
+        a.in = in;
+        a.x = x.data_ptr<float>();
+        a.x_stride = in;
+        a.batch = rows;
+        a.y = y.data_ptr<float>();
+        a.y_stride = 35;
+        a.call_id = next_gemv_call_id();
+        gemv_rows(a, 0, 35);
+        const at::Tensor expected = at::mm(x.to(at::kDouble), w.to(at::kDouble).t());
+        CHECK((y.to(at::kDouble) - expected).abs().max().item<double>() <
+              1e-4 * expected.abs().max().item<double>());
+      }
+    }
+  }
+}
+
 TEST_CASE("gemv kernels see new contents of a reused input buffer") {
-  // The bf16 kernel rearranges x once per product; a second product on the
-  // same buffer (the allocator reuses them) must not see the old x.
-  at::Tensor w = at::randn({300, 96}).to(at::kBFloat16);
-  at::Tensor x = at::randn({1, 96});
-  at::Tensor y = at::empty({1, 300});
-  for (int round = 0; round < 3; ++round) {
-    CAPTURE(round);
-    x.normal_();
-    Linear linear;  // a fresh instance each time, too
-    linear.forward(x, w, at::Tensor(), y);
-    CHECK(at::allclose(y, at::mm(x, w.to(at::kFloat).t()), 1e-4, 1e-4));
+  // The kernels rearrange x once per product; a second product on the same
+  // buffer (the allocator reuses them) must not see the old x.
+  for (auto wtype : {at::kFloat, at::kBFloat16}) {
+    for (std::int64_t rows : {1, 16}) {
+      CAPTURE(wtype == at::kBFloat16);
+      CAPTURE(rows);
+      at::Tensor w = at::randn({300, 96}).to(wtype);
+      at::Tensor x = at::randn({rows, 96});
+      at::Tensor y = at::empty({rows, 300});
+      for (int round = 0; round < 3; ++round) {
+        CAPTURE(round);
+        x.normal_();
+        Linear linear;  // a fresh instance each time, too
+        linear.forward(x, w, at::Tensor(), y);
+        CHECK(at::allclose(y, at::mm(x, w.to(at::kFloat).t()), 1e-4, 1e-4));
+      }
+    }
   }
 }
 

@@ -212,28 +212,31 @@ TEST_CASE("batched decode of sequences at different positions equals each run al
   }
 }
 
-TEST_CASE("many-row decode batches take the matmul path and still agree") {
-  // 10 sequences > the gemv kernels' 8 rows.
+TEST_CASE("decode batches of 16 (the gemv kernel for many rows) and 17 (the matmul path) still agree") {
   Transformer t = load(kBf16);
   auto ref = load_reference(kBf16.reference_name());
-  auto cache = t.make_kv_cache(10, 32);
-  REQUIRE(cache.has_value());
-  std::vector<int> slots;
-  std::vector<std::int32_t> tokens;
-  std::vector<std::int64_t> positions;
-  for (int s = 0; s < 10; ++s) {
-    const auto& toks = ref[static_cast<std::size_t>(s % 3)].tokens;
-    REQUIRE(t.forward(*cache, s, std::span(toks.data(), toks.size() - 1), 0).has_value());
-    slots.push_back(s);
-    tokens.push_back(toks.back());
-    positions.push_back(static_cast<std::int64_t>(toks.size() - 1));
-  }
-  auto rows = t.decode(*cache, slots, tokens, positions);
-  REQUIRE(rows.has_value());
-  const auto vocab = static_cast<std::size_t>(t.vocab_size());
-  for (std::size_t s = 0; s < 10; ++s) {
-    CAPTURE(s);
-    CHECK(relative_error(std::span(rows->data() + s * vocab, vocab), ref[s % 3].logits.back()) < kTolerance);
+  for (int n : {16, 17}) {
+    CAPTURE(n);
+    auto cache = t.make_kv_cache(n, 32);
+    REQUIRE(cache.has_value());
+    std::vector<int> slots;
+    std::vector<std::int32_t> tokens;
+    std::vector<std::int64_t> positions;
+    for (int s = 0; s < n; ++s) {
+      const auto& toks = ref[static_cast<std::size_t>(s % 3)].tokens;
+      REQUIRE(t.forward(*cache, s, std::span(toks.data(), toks.size() - 1), 0).has_value());
+      slots.push_back(s);
+      tokens.push_back(toks.back());
+      positions.push_back(static_cast<std::int64_t>(toks.size() - 1));
+    }
+    auto rows = t.decode(*cache, slots, tokens, positions);
+    REQUIRE(rows.has_value());
+    const auto vocab = static_cast<std::size_t>(t.vocab_size());
+    for (std::size_t s = 0; s < static_cast<std::size_t>(n); ++s) {
+      CAPTURE(s);
+      CHECK(relative_error(std::span(rows->data() + s * vocab, vocab), ref[s % 3].logits.back()) <
+            kTolerance);
+    }
   }
 }
 
