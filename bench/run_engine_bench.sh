@@ -9,7 +9,7 @@
 # Environment: BUILD_DIR (default build-eng, a Release build with libtorch),
 # MODEL_DIR (default $BUILD_DIR/bench-models/r1-distill-qwen-1.5b-bf16),
 # OMP_WAIT_POLICY (default PASSIVE, as tools/up.sh and the systemd unit run dsgw).
-# A full run (fp32 and bf16) takes 3-6 minutes on the 2-core dev box.
+# A full run (fp32 and bf16) takes 2-6 minutes on the 2-core dev box.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
