@@ -4,7 +4,7 @@
 //
 //   bench_engine_throughput MODEL_DIR [--dtype fp32|bf16|both] [--tokens 32]
 //       [--warmup 4] [--prompt 512] [--streams 4,8,16] [--stream-tokens 48]
-//       [--threads 0] [--no-breakdown]
+//       [--paired-rounds 6] [--threads 0] [--no-breakdown]
 //
 // Make the model with bench/run_engine_bench.sh (random weights in the exact
 // R1-Distill-Qwen-1.5B shape). Drives dsgw::local::Transformer directly with
@@ -25,6 +25,13 @@
 //     positions (prompt - 8*s for stream s), their KV-cache prefixes copied
 //     from the prefilled prompt; aggregate tokens/s over max(3, tokens / B)
 //     steps (--stream-tokens) after one warm-up step.
+//   - paired (--paired-rounds, 0 skips): batch 1 and the most streams again,
+//     in alternating rounds of 2 batch-1 steps (in a slot of its own) and
+//     one step of every stream, each side's tokens/s over the sum of its
+//     steps. Both meet the same moments of the machine, so drift between
+//     the sections above (this VM's speed swings by a third from one minute
+//     to the next) cancels out of their ratio. Reported beside the
+//     sections' own ratio, which the target row keeps using.
 //   - memory: the engine's MemoryUsage, and peak RSS (getrusage ru_maxrss;
 //     the peak is reset at the start of each dtype via /proc/self/clear_refs,
 //     so it is the peak of that dtype's load and run, less the bandwidth
@@ -250,6 +257,7 @@ struct Options {
   int prompt = 512;
   std::vector<int> streams{4, 8, 16};
   int stream_tokens = 48;
+  int paired_rounds = 6;
   int threads = 0;
   bool breakdown = true;
 };
@@ -259,7 +267,7 @@ int stream_steps(const Options& o, int batch) { return std::max(3, (o.stream_tok
 std::int64_t kv_tokens(const Options& o) {
   int steps = 0;
   for (int b : o.streams) steps = std::max(steps, b > 0 ? 1 + stream_steps(o, b) : 0);
-  return o.prompt + o.warmup + o.tokens + steps + 8;
+  return o.prompt + o.warmup + o.tokens + steps + 2 * o.paired_rounds + 8;
 }
 
 struct StreamResult {
@@ -280,6 +288,7 @@ struct Result {
   double decode_median_ms = 0;
   double decode_cores = 0;  // process CPU seconds per wall second while decoding
   std::vector<StreamResult> streams;
+  std::optional<double> paired_one, paired_many;  // tok/s of batch 1 and of the most streams, paired
   double peak_rss = 0, rss_anon = 0, rss_file = 0;
   bool rss_reset = false;
   // Breakdown (see MatmulSet): matmul time per decode step, as the engine
@@ -298,6 +307,37 @@ int argmax(std::span<const float> v) {
   std::fprintf(stderr, "engine_throughput: %s\n", what.c_str());
   std::exit(1);
 }
+
+// Sequences decoded greedily together, one token each per step.
+struct Greedy {
+  std::vector<int> slots;
+  std::vector<std::int32_t> tokens;
+  std::vector<std::int64_t> positions;
+
+  // `batch` streams in slots 0..batch-1, stream s from position prompt - 8*s
+  // (a valid prefix of the same prompt).
+  static Greedy streams(int batch, int prompt, std::int64_t vocab) {
+    Greedy g;
+    for (int s = 0; s < batch; ++s) {
+      g.slots.push_back(s);
+      g.tokens.push_back(static_cast<std::int32_t>((101 + 37 * s) % vocab));
+      g.positions.push_back(std::max<std::int64_t>(1, prompt - 8 * s));
+    }
+    return g;
+  }
+
+  // One step of every sequence; its wall time in seconds.
+  double step(Transformer& t, KvCache& cache) {
+    const auto s0 = Clock::now();
+    auto out = t.decode(cache, slots, tokens, positions);
+    if (!out) die(out.error().message);
+    const std::size_t v = static_cast<std::size_t>(t.vocab_size());
+    for (std::size_t s = 0; s < slots.size(); ++s) tokens[s] = argmax(out->subspan(s * v, v));
+    const double dt = seconds_since(s0);
+    for (auto& p : positions) ++p;
+    return dt;
+  }
+};
 
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -563,7 +603,7 @@ Result run_dtype(const Options& o, DType dtype) {
 
   const int max_streams =
       o.streams.empty() ? 1 : std::max(1, *std::max_element(o.streams.begin(), o.streams.end()));
-  const int slots = std::max(max_streams, 2);
+  const int slots = max_streams + 1;  // the last for the paired batch-1 steps (and the warm-up)
   auto cache = t.make_kv_cache(slots, kv_tokens(o));
   if (!cache) die(cache.error().message);
 
@@ -593,23 +633,17 @@ Result run_dtype(const Options& o, DType dtype) {
            o.tokens);
 
   // Batch-1 decode in slot 0, greedy.
-  std::int64_t pos = o.prompt;
+  Greedy one{{0}, {next}, {o.prompt}};
   std::vector<double> steps;
   double timed = 0, cpu_timed = 0;
   for (int i = 0; i < o.warmup + o.tokens; ++i) {
     const double c0 = process_cpu_seconds();
-    const int slot = 0;
-    auto s0 = Clock::now();
-    auto out = t.decode(*cache, std::span(&slot, 1), std::span(&next, 1), std::span(&pos, 1));
-    if (!out) die(out.error().message);
-    next = argmax(*out);
-    const double dt = seconds_since(s0);
+    const double dt = one.step(t, *cache);
     if (i >= o.warmup) {
       steps.push_back(dt);
       timed += dt;
       cpu_timed += process_cpu_seconds() - c0;
     }
-    ++pos;
   }
   r.decode_tok_s = o.tokens / timed;
   r.decode_median_ms = 1e3 * median(steps);
@@ -634,32 +668,35 @@ Result run_dtype(const Options& o, DType dtype) {
     if (batch < 1) continue;
     const int steps = stream_steps(o, batch);
     progress("  decode %d streams, 1 + %d steps", batch, steps);
-    std::vector<int> sl;
-    std::vector<std::int32_t> tok;
-    std::vector<std::int64_t> ps;
-    for (int s = 0; s < batch; ++s) {
-      sl.push_back(s);
-      tok.push_back(static_cast<std::int32_t>((101 + 37 * s) % c.vocab_size));
-      ps.push_back(std::max<std::int64_t>(1, o.prompt - 8 * s));
-    }
+    Greedy streams = Greedy::streams(batch, o.prompt, c.vocab_size);
     double total = 0, cpu_total = 0;
     std::vector<double> st;
     for (int i = 0; i < 1 + steps; ++i) {
       const double c0 = process_cpu_seconds();
-      auto s0 = Clock::now();
-      auto out = t.decode(*cache, sl, tok, ps);
-      if (!out) die(out.error().message);
-      const std::size_t v = static_cast<std::size_t>(t.vocab_size());
-      for (int s = 0; s < batch; ++s) tok[static_cast<std::size_t>(s)] = argmax(out->subspan(s * v, v));
-      const double dt = seconds_since(s0);
+      const double dt = streams.step(t, *cache);
       if (i >= 1) {
         total += dt;
         cpu_total += process_cpu_seconds() - c0;
         st.push_back(dt);
       }
-      for (auto& p : ps) ++p;
     }
     r.streams.push_back({batch, batch * steps / total, 1e3 * median(st), cpu_total / total});
+  }
+
+  // Paired rounds: batch 1 in the last slot, from the end of the prompt, and
+  // every stream as above, taking turns.
+  if (max_streams > 1 && o.paired_rounds > 0) {
+    progress("  paired: batch 1 and %d streams, %d rounds", max_streams, o.paired_rounds);
+    Greedy alone{{slots - 1}, {one.tokens[0]}, {o.prompt}};
+    Greedy streams = Greedy::streams(max_streams, o.prompt, c.vocab_size);
+    double one_s = 0, many_s = 0;
+    for (int round = 0; round < o.paired_rounds; ++round) {
+      one_s += alone.step(t, *cache);
+      one_s += alone.step(t, *cache);
+      many_s += streams.step(t, *cache);
+    }
+    r.paired_one = 2.0 * o.paired_rounds / one_s;
+    r.paired_many = static_cast<double>(max_streams) * o.paired_rounds / many_s;
   }
 
   const auto mem = t.memory_usage(&*cache);
@@ -700,7 +737,8 @@ Options parse(int argc, char** argv) {
   auto usage = [&] {
     std::fprintf(stderr,
                  "usage: %s MODEL_DIR [--dtype fp32|bf16|both] [--tokens 32] [--warmup 4] [--prompt 512]\n"
-                 "          [--streams 4,8,16] [--stream-tokens 48] [--threads 0] [--no-breakdown]\n",
+                 "          [--streams 4,8,16] [--stream-tokens 48] [--paired-rounds 6] [--threads 0]\n"
+                 "          [--no-breakdown]\n",
                  argv[0]);
     std::exit(2);
   };
@@ -730,6 +768,8 @@ Options parse(int argc, char** argv) {
       o.streams = parse_list(value());
     } else if (a == "--stream-tokens") {
       o.stream_tokens = std::max(1, std::atoi(value().c_str()));
+    } else if (a == "--paired-rounds") {
+      o.paired_rounds = std::max(0, std::atoi(value().c_str()));
     } else if (a == "--threads") {
       o.threads = std::max(0, std::atoi(value().c_str()));
     } else if (a == "--no-breakdown") {
@@ -890,6 +930,12 @@ int main(int argc, char** argv) {
     row("bf16 -> fp32 widening, at::copy_ from 1 thread (GB/s of bf16)",
         [&](const Result& r) { return r.widen_gb_s > 0 ? fmt("%.2f", r.widen_gb_s) : std::string("-"); });
   }
+  if (max_streams > 1 && o.paired_rounds > 0) {
+    row(fmt("batch 1 / %d streams, paired rounds (tok/s)", max_streams).c_str(), [&](const Result& r) {
+      if (!r.paired_one || !r.paired_many) return std::string("-");
+      return fmt("%.2f / %.2f (%.2fx)", *r.paired_one, *r.paired_many, *r.paired_many / *r.paired_one);
+    });
+  }
   row("target: batch 1 >= 70% of roofline", [&](const Result& r) {
     const double pct = 100 * r.decode_tok_s * r.decode_bytes / (bw * 1e9);
     if (yardstick_loaded) return fmt("not judged (%.0f%%, yardstick under load)", pct);
@@ -904,7 +950,7 @@ int main(int argc, char** argv) {
   row("engine: weights held (GB, mapped from file)",
       [&](const Result& r) { return fmt("%.2f (%.2f mapped)", r.weight_bytes / 1e9, r.mapped_bytes / 1e9); });
   row("engine: KV cache (MB)", [&](const Result& r) {
-    return fmt("%.0f (%d slots x %d tokens)", r.kv_bytes / 1e6, std::max(2, max_streams),
+    return fmt("%.0f (%d slots x %d tokens)", r.kv_bytes / 1e6, std::max(1, max_streams) + 1,
                static_cast<int>(kv_tokens(o)));
   });
   row("peak RSS, ru_maxrss (GB)", [&](const Result& r) {
