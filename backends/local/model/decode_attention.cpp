@@ -210,6 +210,11 @@ __attribute__((target("avx512f"))) inline __m512 exp16_nonpositive(__m512 x) {
   return _mm512_mul_ps(p, _mm512_castsi512_ps(exponent));
 }
 
+// The lanes of t .. t + 15 that are below len.
+inline __mmask16 tail_mask(std::int64_t t, std::int64_t len) {
+  return t + 16 <= len ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << (len - t)) - 1);
+}
+
 // softmax_rows on 16 lanes (the compiler leaves that one's loops scalar:
 // a third of the attention time at 16 streams).
 __attribute__((target("avx512f"))) void softmax_rows_avx512(float* scores, std::int64_t rows,
@@ -219,13 +224,13 @@ __attribute__((target("avx512f"))) void softmax_rows_avx512(float* scores, std::
     const __m512 minus_inf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
     __m512 max = minus_inf;
     for (std::int64_t t = 0; t < len; t += 16) {
-      const __mmask16 m = t + 16 <= len ? 0xFFFF : static_cast<__mmask16>((1u << (len - t)) - 1);
+      const __mmask16 m = tail_mask(t, len);
       max = _mm512_max_ps(max, _mm512_mask_loadu_ps(minus_inf, m, p + t));
     }
     const __m512 top = _mm512_set1_ps(_mm512_reduce_max_ps(max));
     __m512 sum = _mm512_setzero_ps();
     for (std::int64_t t = 0; t < len; t += 16) {
-      const __mmask16 m = t + 16 <= len ? 0xFFFF : static_cast<__mmask16>((1u << (len - t)) - 1);
+      const __mmask16 m = tail_mask(t, len);
       const __m512 e =
           _mm512_maskz_mov_ps(m, exp16_nonpositive(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, p + t), top)));
       _mm512_mask_storeu_ps(p + t, m, e);
@@ -233,7 +238,7 @@ __attribute__((target("avx512f"))) void softmax_rows_avx512(float* scores, std::
     }
     const __m512 inv = _mm512_set1_ps(1.f / _mm512_reduce_add_ps(sum));
     for (std::int64_t t = 0; t < len; t += 16) {
-      const __mmask16 m = t + 16 <= len ? 0xFFFF : static_cast<__mmask16>((1u << (len - t)) - 1);
+      const __mmask16 m = tail_mask(t, len);
       _mm512_mask_storeu_ps(p + t, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, p + t), inv));
     }
   }

@@ -328,14 +328,12 @@ __attribute__((target("avx512f,avx512bw"))) const float* transposed_x(const Gemv
 __attribute__((target("avx512f,avx512bw"))) inline void widen_block(const std::uint16_t* rows,
                                                                     std::int64_t in, std::int64_t k0,
                                                                     std::int64_t k1, float* block) {
-  const __m512i high = _mm512_set1_epi32(static_cast<int>(0xFFFF0000u));
   for (int r = 0; r < kLaneTileRows; ++r) {
     const std::uint16_t* row = rows + r * in;
     float* out = block + r * kLaneBlock - k0;
     for (std::int64_t i = k0; i < k1; i += 32) {
-      const __m512i v = _mm512_loadu_si512(row + i);
-      _mm512_store_ps(out + i, _mm512_castsi512_ps(_mm512_slli_epi32(v, 16)));
-      _mm512_store_ps(out + i + 16, _mm512_castsi512_ps(_mm512_and_si512(v, high)));
+      _mm512_store_ps(out + i, weight_half<std::uint16_t, 0>(row, i));
+      _mm512_store_ps(out + i + 16, weight_half<std::uint16_t, 1>(row, i));
     }
   }
 }
