@@ -25,6 +25,8 @@
 #include <thread>
 #include <vector>
 
+#include "common/http/socket_io.h"
+
 namespace dsgw::test {
 
 // The bound on every wait for something that should happen.
@@ -63,23 +65,14 @@ class RawConnection {
   explicit RawConnection(int fd) : fd_(fd) {
     const int one = 1;
     setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    timeval tv{static_cast<time_t>(kRawWait.count() / 1000), 0};
-    setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    dsgw::http::set_socket_timeout(fd_, SO_SNDTIMEO, kRawWait);
   }
   ~RawConnection() { ::close(fd_); }
   RawConnection(const RawConnection&) = delete;
   RawConnection& operator=(const RawConnection&) = delete;
 
   // Sends all of `data`; false once the peer stops taking it.
-  bool send(std::string_view data) {
-    while (!data.empty()) {
-      const ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return false;
-      data.remove_prefix(static_cast<std::size_t>(n));
-    }
-    return true;
-  }
+  bool send(std::string_view data) { return dsgw::http::send_all(fd_, data); }
 
   // Everything up to and including `marker`, or "" when it did not arrive within `wait`
   // (what did arrive stays buffered).
@@ -157,7 +150,8 @@ class RawConnection {
     }
   }
 
-  // Where `marker` starts in the buffer (at or after `from`), reading until `until`; npos when it did not arrive.
+  // Where `marker` starts in the buffer (at or after `from`), reading until `until`; npos when it did not
+  // arrive.
   std::size_t find(std::string_view marker, std::size_t from, Clock::time_point until) {
     std::size_t at;
     while ((at = buffer_.find(marker, from)) == std::string::npos) {
@@ -233,7 +227,8 @@ class ScriptedServer {
  public:
   using Script = std::function<void(RawConnection&, int index)>;
 
-  explicit ScriptedServer(Script script, const std::string& address = "127.0.0.1") : script_(std::move(script)) {
+  explicit ScriptedServer(Script script, const std::string& address = "127.0.0.1")
+      : script_(std::move(script)) {
     sockaddr_storage addr{};
     socklen_t len;
     if (address.find(':') != std::string::npos) {
@@ -249,7 +244,8 @@ class ScriptedServer {
     }
     listen_fd_ = ::socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (listen_fd_ < 0 || ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), len) != 0 ||
-        ::listen(listen_fd_, 16) != 0 || ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+        ::listen(listen_fd_, 16) != 0 ||
+        ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
       return;  // port() stays 0
     }
     port_ = ntohs(addr.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port
