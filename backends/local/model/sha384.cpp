@@ -82,6 +82,7 @@ void Sha384::compress(const std::uint8_t* block) {
 }
 
 void Sha384::update(const void* data, std::size_t size) {
+  if (size == 0) return;  // data may be null then (an empty file), which memcpy must not get
   const auto* p = static_cast<const std::uint8_t*>(data);
   total_bytes_ += size;
   if (buffered_ > 0) {
