@@ -35,7 +35,8 @@ Status parse_normalizer(const json& n, const std::string& source, TokenizerSpec&
     }
     return Status::ok();
   }
-  return spec_error(source, "unsupported normalizer " + n.dump() + " (supported: null, NFC, Sequence of NFC)");
+  return spec_error(source,
+                    "unsupported normalizer " + n.dump() + " (supported: null, NFC, Sequence of NFC)");
 }
 
 Status parse_pre_tokenizer(const json& p, const std::string& source, TokenizerSpec& spec) {
@@ -53,15 +54,17 @@ Status parse_pre_tokenizer(const json& p, const std::string& source, TokenizerSp
     return spec_error(source, "unsupported pre_tokenizer: first step is not a Split on a Regex" + supported);
   }
   if (split.value("behavior", std::string()) != "Isolated" || flag(split, "invert", false)) {
-    return spec_error(source, "unsupported pre_tokenizer: Split must have behavior Isolated and invert false");
+    return spec_error(source,
+                      "unsupported pre_tokenizer: Split must have behavior Isolated and invert false");
   }
   auto pattern = split_pattern_from_regex(split["pattern"]["Regex"].get<std::string>());
   if (!pattern) return spec_error(source, pattern.error().message);
   spec.split = *pattern;
   if (type_of(byte_level) != "ByteLevel" || flag(byte_level, "add_prefix_space", false) ||
       flag(byte_level, "use_regex", true)) {
-    return spec_error(source, "unsupported pre_tokenizer: second step is not ByteLevel with "
-                              "add_prefix_space=false and use_regex=false");
+    return spec_error(source,
+                      "unsupported pre_tokenizer: second step is not ByteLevel with "
+                      "add_prefix_space=false and use_regex=false");
   }
   return Status::ok();
 }
@@ -69,10 +72,14 @@ Status parse_pre_tokenizer(const json& p, const std::string& source, TokenizerSp
 Status parse_model(const json& m, const std::string& source, TokenizerSpec& spec) {
   if (!m.is_object()) return spec_error(source, "no \"model\" object");
   const std::string type = type_of(m);
-  if (!type.empty() && type != "BPE") return spec_error(source, "unsupported model type '" + type + "' (only BPE)");
-  if (!m.contains("vocab") || !m["vocab"].is_object()) return spec_error(source, "model has no \"vocab\" object");
-  if (!m.contains("merges") || !m["merges"].is_array()) return spec_error(source, "model has no \"merges\" array");
-  if (auto d = m.find("dropout"); d != m.end() && !d->is_null() && !(d->is_number() && d->get<double>() == 0.0)) {
+  if (!type.empty() && type != "BPE")
+    return spec_error(source, "unsupported model type '" + type + "' (only BPE)");
+  if (!m.contains("vocab") || !m["vocab"].is_object())
+    return spec_error(source, "model has no \"vocab\" object");
+  if (!m.contains("merges") || !m["merges"].is_array())
+    return spec_error(source, "model has no \"merges\" array");
+  if (auto d = m.find("dropout");
+      d != m.end() && !d->is_null() && !(d->is_number() && d->get<double>() == 0.0)) {
     return spec_error(source, "BPE dropout is not supported");
   }
   if (flag(m, "byte_fallback", false)) return spec_error(source, "BPE byte_fallback is not supported");
@@ -99,7 +106,8 @@ Status parse_model(const json& m, const std::string& source, TokenizerSpec& spec
       const size_t space = s.find(' ');
       if (space == std::string::npos || space == 0 || space + 1 == s.size() ||
           s.find(' ', space + 1) != std::string::npos) {
-        return spec_error(source, "merge " + std::to_string(i) + " '" + s + "' is not two tokens separated by a space");
+        return spec_error(
+            source, "merge " + std::to_string(i) + " '" + s + "' is not two tokens separated by a space");
       }
       spec.bpe.merges.emplace_back(s.substr(0, space), s.substr(space + 1));
     } else if (merge.is_array() && merge.size() == 2 && merge[0].is_string() && merge[1].is_string()) {
@@ -146,9 +154,8 @@ std::optional<std::string> token_field(const json& config, const char* key) {
   return std::nullopt;
 }
 
-}  // namespace
-
-Result<TokenizerSpec> parse_tokenizer_json(std::string_view json_text, const std::string& source) {
+// The file's top-level JSON object.
+Result<json> parse_object(std::string_view json_text, const std::string& source) {
   json root;
   try {
     root = json::parse(json_text);
@@ -156,13 +163,23 @@ Result<TokenizerSpec> parse_tokenizer_json(std::string_view json_text, const std
     return spec_error(source, std::string("not valid JSON: ") + e.what());
   }
   if (!root.is_object()) return spec_error(source, "not a JSON object");
+  return root;
+}
+
+}  // namespace
+
+Result<TokenizerSpec> parse_tokenizer_json(std::string_view json_text, const std::string& source) {
+  auto parsed = parse_object(json_text, source);
+  if (!parsed) return parsed.error();
+  const json& root = *parsed;
   TokenizerSpec spec;
   try {
     static const json kNull;
     auto model = root.find("model");
     if (Status s = parse_model(model != root.end() ? *model : kNull, source, spec); !s) return s.error();
     if (Status s = parse_normalizer(root.value("normalizer", json()), source, spec); !s) return s.error();
-    if (Status s = parse_pre_tokenizer(root.value("pre_tokenizer", json()), source, spec); !s) return s.error();
+    if (Status s = parse_pre_tokenizer(root.value("pre_tokenizer", json()), source, spec); !s)
+      return s.error();
     const json decoder = root.value("decoder", json());
     if (type_of(decoder) != "ByteLevel") {
       return spec_error(source, "unsupported decoder " + decoder.dump() + " (only ByteLevel)");
@@ -175,13 +192,9 @@ Result<TokenizerSpec> parse_tokenizer_json(std::string_view json_text, const std
 }
 
 Status parse_tokenizer_config(std::string_view json_text, const std::string& source, TokenizerSpec& spec) {
-  json root;
-  try {
-    root = json::parse(json_text);
-  } catch (const json::exception& e) {
-    return spec_error(source, std::string("not valid JSON: ") + e.what());
-  }
-  if (!root.is_object()) return spec_error(source, "not a JSON object");
+  auto parsed = parse_object(json_text, source);
+  if (!parsed) return parsed.error();
+  const json& root = *parsed;
   spec.bos_token = token_field(root, "bos_token");
   spec.eos_token = token_field(root, "eos_token");
   if (auto it = root.find("chat_template"); it != root.end()) {
@@ -189,8 +202,8 @@ Status parse_tokenizer_config(std::string_view json_text, const std::string& sou
       spec.chat_template = it->get<std::string>();
     } else if (it->is_array()) {  // [{"name": "default", "template": "..."}, ...]
       for (const json& entry : *it) {
-        if (entry.is_object() && entry.value("name", std::string()) == "default" && entry.contains("template") &&
-            entry["template"].is_string()) {
+        if (entry.is_object() && entry.value("name", std::string()) == "default" &&
+            entry.contains("template") && entry["template"].is_string()) {
           spec.chat_template = entry["template"].get<std::string>();
         }
       }
