@@ -36,6 +36,11 @@ LocalBackend& shared_serial_backend() {
   return backend;
 }
 
+int32_t vocab_limit(const LocalBackend& b) {
+  constexpr std::size_t kDemoModelVocab = 151936;  // tools/make-demo-model.sh --vocab
+  return static_cast<int32_t>(std::min(b.tokenizer()->vocab_size(), kDemoModelVocab));
+}
+
 backends::BackendInfo test_info() { return {"local-test", "local", "device", {"r1-test"}}; }
 
 router::Request chat_request(const std::string& user, std::optional<int> max_tokens,

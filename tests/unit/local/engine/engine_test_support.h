@@ -38,6 +38,10 @@ EngineOptions demo_options(int max_batch = 4, int64_t kv_cache_mb = 16, int max_
 LocalBackend& shared_backend();
 LocalBackend& shared_serial_backend();
 
+// The token ids a Sequence on the demo model samples from, as LocalBackend
+// works them out: the tokenizer's, capped at the model's 151,936 rows.
+int32_t vocab_limit(const LocalBackend& b);
+
 // Backend info for tests: name "local-test", model "r1-test".
 backends::BackendInfo test_info();
 

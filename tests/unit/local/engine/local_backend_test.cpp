@@ -25,10 +25,7 @@ using testing::Outcome;
 using testing::test_info;
 
 using testing::shared_backend;
-
-int32_t vocab_limit(const LocalBackend& b) {
-  return static_cast<int32_t>(std::min<size_t>(b.tokenizer()->vocab_size(), 151936));
-}
+using testing::vocab_limit;
 
 std::vector<int32_t> encode(const LocalBackend& b, const std::string& text, bool parse_special = false) {
   auto ids = b.tokenizer()->encode(text, parse_special);

@@ -73,6 +73,33 @@ bool eventually(const std::function<bool()>& condition, std::chrono::millisecond
 
 double seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
+// A Scheduler of its own, straight on the demo model (fp32, one thread), fed
+// Sequences that the shared backend's tokenizer prepares: for the tests that
+// need to watch submit() and the queue without a LocalBackend in between.
+struct OwnScheduler {
+  LocalBackend& helper = testing::shared_backend();
+  std::unique_ptr<Scheduler> scheduler;
+
+  OwnScheduler(int slots, int max_queue) {
+    LoadOptions lo;
+    lo.dtype = DType::kFloat32;
+    lo.threads = 1;
+    auto model = Transformer::load(testing::demo_model(), lo);
+    REQUIRE(model.has_value());
+    auto cache = model->make_kv_cache(slots, 512);
+    REQUIRE(cache.has_value());
+    scheduler =
+        std::make_unique<Scheduler>(std::move(model.value()), std::move(cache.value()), max_queue, 64);
+  }
+
+  std::shared_ptr<Sequence> make(int max_tokens) {
+    auto spec = helper.prepare(chat_request("Tell me about the sea.", max_tokens));
+    REQUIRE(spec.has_value());
+    return std::make_shared<Sequence>(std::move(spec.value()), *helper.tokenizer(),
+                                      testing::vocab_limit(helper));
+  }
+};
+
 TEST_CASE("the long request really runs long on the demo model (precondition of the tests below)") {
   LocalBackend& b = testing::shared_serial_backend();
   auto r = long_request();
@@ -137,29 +164,16 @@ TEST_CASE("queue: max_queue = 0 runs what fits and refuses what would wait") {
 // slots, two requests submitted back to back with max_queue = 1: the second
 // gets kOverloaded although neither would have to wait.
 TEST_CASE("queue: requests that fit in free slots are not refused as queued") {
-  LocalBackend& helper = testing::shared_backend();
-  LoadOptions lo;
-  lo.dtype = DType::kFloat32;
-  lo.threads = 1;
-  auto model = Transformer::load(testing::demo_model(), lo);
-  REQUIRE(model.has_value());
-  auto cache = model->make_kv_cache(4, 512);
-  REQUIRE(cache.has_value());
-  const int32_t limit = static_cast<int32_t>(std::min<size_t>(helper.tokenizer()->vocab_size(), 151936));
-  auto make = [&](int max_tokens) {
-    auto spec = helper.prepare(chat_request("Tell me about the sea.", max_tokens));
-    REQUIRE(spec.has_value());
-    return std::make_shared<Sequence>(std::move(spec.value()), *helper.tokenizer(), limit);
-  };
-  Scheduler scheduler(std::move(model.value()), std::move(cache.value()), /*max_queue=*/1, 64);
-  auto running = make(400);
+  OwnScheduler own(/*slots=*/4, /*max_queue=*/1);
+  Scheduler& scheduler = *own.scheduler;
+  auto running = own.make(400);
   REQUIRE(scheduler.submit(running).is_ok());
   router::Event e;
   REQUIRE(running->events().pop(e, 10s) == router::EventChannel::PopResult::kEvent);
   int refused = 0;
   for (int i = 0; i < 5; ++i) {
-    auto a = make(2);
-    auto b = make(2);
+    auto a = own.make(2);
+    auto b = own.make(2);
     CHECK(scheduler.submit(a).is_ok());
     const bool b_ok = scheduler.submit(b).is_ok();
     if (!b_ok) ++refused;
@@ -331,24 +345,11 @@ TEST_CASE("load(): the generation rate falls to 0 when the engine idles") {
 }
 
 TEST_CASE("a stopping scheduler fails what is queued and running with kUnavailable") {
-  LocalBackend& helper = testing::shared_backend();  // tokenizer + prompts
-  REQUIRE(helper.health().usable);
-  LoadOptions lo;
-  lo.dtype = DType::kFloat32;
-  lo.threads = 1;
-  auto model = Transformer::load(testing::demo_model(), lo);
-  REQUIRE(model.has_value());
-  auto cache = model->make_kv_cache(1, 512);
-  REQUIRE(cache.has_value());
-  const int32_t limit = static_cast<int32_t>(std::min<size_t>(helper.tokenizer()->vocab_size(), 151936));
-  auto make = [&](int max_tokens) {
-    auto spec = helper.prepare(chat_request("Tell me about the sea.", max_tokens));
-    REQUIRE(spec.has_value());
-    return std::make_shared<Sequence>(std::move(spec.value()), *helper.tokenizer(), limit);
-  };
-  auto running = make(400);
-  auto waiting = make(4);
-  auto scheduler = std::make_unique<Scheduler>(std::move(model.value()), std::move(cache.value()), 4, 64);
+  OwnScheduler own(/*slots=*/1, /*max_queue=*/4);
+  REQUIRE(own.helper.health().usable);
+  auto running = own.make(400);
+  auto waiting = own.make(4);
+  std::unique_ptr<Scheduler>& scheduler = own.scheduler;
   CHECK(scheduler->slot_tokens() == 512);
   REQUIRE(scheduler->submit(running).is_ok());
   router::Event e;

@@ -4,6 +4,8 @@
 
 #include <doctest/doctest.h>
 
+#include <functional>
+#include <initializer_list>
 #include <vector>
 
 #include "tests/unit/local/model/model_test_support.h"
@@ -66,17 +68,24 @@ TEST_CASE("prefill logits match the reference for every fixture") {
   }
 }
 
-TEST_CASE("chunked prefill equals the reference") {
+// The first reference prompt's length, which the settings below split.
+constexpr std::size_t kFirstPromptTokens = 11;
+
+// Prefills the first reference prompt of every fixture once per setting
+// (`apply` puts it on the model) and checks the last logits.
+template <class Setting>
+void check_prefill_with(std::initializer_list<Setting> settings,
+                        const std::function<void(Transformer&, Setting)>& apply) {
   for (const auto& v : kVariants) {
     CAPTURE(v.name);
     Transformer t = load(v);
     auto ref = load_reference(v.reference_name());
+    REQUIRE(ref[0].tokens.size() == kFirstPromptTokens);
     auto cache = t.make_kv_cache(1, 64);
     REQUIRE(cache.has_value());
-    for (int chunk : {1, 3, 4}) {
-      CAPTURE(chunk);
-      t.set_prefill_chunk(chunk);
-      REQUIRE(ref[0].tokens.size() > static_cast<std::size_t>(chunk));
+    for (const Setting& setting : settings) {
+      CAPTURE(setting);
+      apply(t, setting);
       auto logits = t.forward(*cache, 0, ref[0].tokens, 0);
       REQUIRE(logits.has_value());
       CHECK(relative_error(*logits, ref[0].logits.back()) < kTolerance);
@@ -84,22 +93,15 @@ TEST_CASE("chunked prefill equals the reference") {
   }
 }
 
+TEST_CASE("chunked prefill equals the reference") {
+  check_prefill_with<int>({1, 3, 4}, [](Transformer& t, int chunk) { t.set_prefill_chunk(chunk); });
+}
+
 TEST_CASE("attention in row blocks (bounded score memory) equals the reference") {
-  for (const auto& v : kVariants) {
-    CAPTURE(v.name);
-    Transformer t = load(v);
-    auto ref = load_reference(v.reference_name());
-    auto cache = t.make_kv_cache(1, 64);
-    REQUIRE(cache.has_value());
-    // 11 prompt tokens: blocks of 1, 2 and 3 query rows.
-    for (std::int64_t scores : {1, 2 * 8 * 11, 3 * 8 * 11}) {
-      CAPTURE(scores);
-      t.set_attention_block(scores);
-      auto logits = t.forward(*cache, 0, ref[0].tokens, 0);
-      REQUIRE(logits.has_value());
-      CHECK(relative_error(*logits, ref[0].logits.back()) < kTolerance);
-    }
-  }
+  // Blocks of 1, 2 and 3 query rows (8 heads, 11 keys).
+  constexpr std::int64_t kRow = 8 * kFirstPromptTokens;
+  check_prefill_with<std::int64_t>(
+      {1, 2 * kRow, 3 * kRow}, [](Transformer& t, std::int64_t scores) { t.set_attention_block(scores); });
 }
 
 TEST_CASE("prefill in two calls continues from start_pos") {
