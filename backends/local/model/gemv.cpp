@@ -252,6 +252,13 @@ __attribute__((target("avx512f,avx512bw"))) const float* rearranged_x(const Gemv
   return data;
 }
 
+// Up to this many rows of x (one group of tile_avx512's x rows), bf16 weight
+// rows go one at a time: W is then read as one sequential stream, which
+// reached 1.13-1.2x the bandwidth of 4-row tiles at batch 1 here, 1.06-1.16x
+// at 2-4 rows (A/B runs on R1-Distill-Qwen-1.5B's matrices; fp32 rows: 0.94x
+// at batch 1, so they keep the tiles).
+constexpr int kSingleRowMaxBatch = 4;
+
 // Tiles of 4 weight rows (16 accumulators for 4 rows of x at a time) over
 // the whole batch, so each weight is read from memory once per product.
 template <class T>
@@ -264,8 +271,9 @@ void gemv_avx512(const T* w, const GemvArgs& a, std::int64_t o_begin, std::int64
     x = rearranged_x(a);
     x_stride = n32;
   }
+  const bool tiles = sizeof(T) != 2 || a.batch > kSingleRowMaxBatch;
   std::int64_t o = o_begin;
-  for (; o + kTileRows <= o_end; o += kTileRows)
+  for (; tiles && o + kTileRows <= o_end; o += kTileRows)
     tile_avx512<T, kTileRows>(w, a.in, x, x_stride, a.batch, a.y, a.y_stride, o);
   for (; o < o_end; ++o) tile_avx512<T, 1>(w, a.in, x, x_stride, a.batch, a.y, a.y_stride, o);
   if (n32 < a.in) gemv_generic(w, a, o_begin, o_end, n32, true);
