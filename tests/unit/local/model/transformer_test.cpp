@@ -51,6 +51,20 @@ ErrorCode code_of(const R& r) {
 
 std::vector<float> copy(std::span<const float> s) { return {s.begin(), s.end()}; }
 
+// A fixture's model, its reference outputs and a KV cache of `slots` x `tokens`.
+struct Opened {
+  Transformer t;
+  std::vector<testing::ReferencePrompt> ref;
+  KvCache cache;
+};
+
+Opened open(const Variant& v, int slots, std::int64_t tokens) {
+  Transformer t = load(v);
+  auto cache = t.make_kv_cache(slots, tokens);
+  REQUIRE(cache.has_value());
+  return {std::move(t), load_reference(v.reference_name()), std::move(cache).value()};
+}
+
 TEST_CASE("prefill logits match the reference for every fixture") {
   for (const auto& v : kVariants) {
     CAPTURE(v.name);
@@ -78,15 +92,12 @@ void check_prefill_with(std::initializer_list<Setting> settings,
                         const std::function<void(Transformer&, Setting)>& apply) {
   for (const auto& v : kVariants) {
     CAPTURE(v.name);
-    Transformer t = load(v);
-    auto ref = load_reference(v.reference_name());
+    auto [t, ref, cache] = open(v, 1, 64);
     REQUIRE(ref[0].tokens.size() == kFirstPromptTokens);
-    auto cache = t.make_kv_cache(1, 64);
-    REQUIRE(cache.has_value());
     for (const Setting& setting : settings) {
       CAPTURE(setting);
       apply(t, setting);
-      auto logits = t.forward(*cache, 0, ref[0].tokens, 0);
+      auto logits = t.forward(cache, 0, ref[0].tokens, 0);
       REQUIRE(logits.has_value());
       CHECK(relative_error(*logits, ref[0].logits.back()) < kTolerance);
     }
@@ -121,12 +132,9 @@ TEST_CASE("prefill in two calls continues from start_pos") {
 TEST_CASE("step-by-step decode matches the reference at every position") {
   for (const auto& v : kVariants) {
     CAPTURE(v.name);
-    Transformer t = load(v);
-    auto ref = load_reference(v.reference_name());
-    auto cache = t.make_kv_cache(3, 64);
-    REQUIRE(cache.has_value());
+    auto [t, ref, cache] = open(v, 3, 64);
     const auto& p = ref[0];
-    auto logits = t.forward(*cache, 2, std::span(p.tokens).first(1), 0);
+    auto logits = t.forward(cache, 2, std::span(p.tokens).first(1), 0);
     REQUIRE(logits.has_value());
     CHECK(relative_error(*logits, p.logits[0]) < kTolerance);
     for (std::size_t pos = 1; pos < p.tokens.size(); ++pos) {
@@ -134,7 +142,7 @@ TEST_CASE("step-by-step decode matches the reference at every position") {
       const int slot = 2;
       const std::int32_t token = p.tokens[pos];
       const auto position = static_cast<std::int64_t>(pos);
-      auto step = t.decode(*cache, std::span(&slot, 1), std::span(&token, 1), std::span(&position, 1));
+      auto step = t.decode(cache, std::span(&slot, 1), std::span(&token, 1), std::span(&position, 1));
       REQUIRE(step.has_value());
       CHECK(relative_error(*step, p.logits[pos]) < kTolerance);
     }
@@ -144,13 +152,10 @@ TEST_CASE("step-by-step decode matches the reference at every position") {
 TEST_CASE("greedy generation gives the reference's tokens") {
   for (const auto& v : kVariants) {
     CAPTURE(v.name);
-    Transformer t = load(v);
-    auto ref = load_reference(v.reference_name());
-    auto cache = t.make_kv_cache(1, 64);
-    REQUIRE(cache.has_value());
+    auto [t, ref, cache] = open(v, 1, 64);
     for (const auto& p : ref) {
       REQUIRE(!p.greedy.empty());
-      auto logits = t.forward(*cache, 0, p.tokens, 0);
+      auto logits = t.forward(cache, 0, p.tokens, 0);
       REQUIRE(logits.has_value());
       std::vector<std::int32_t> generated;
       std::int32_t next = testing::argmax(*logits);
@@ -159,7 +164,7 @@ TEST_CASE("greedy generation gives the reference's tokens") {
         generated.push_back(next);
         if (generated.size() == p.greedy.size()) break;
         const int slot = 0;
-        auto step = t.decode(*cache, std::span(&slot, 1), std::span(&next, 1), std::span(&pos, 1));
+        auto step = t.decode(cache, std::span(&slot, 1), std::span(&next, 1), std::span(&pos, 1));
         REQUIRE(step.has_value());
         next = testing::argmax(*step);
         ++pos;
