@@ -35,14 +35,16 @@
 //   - memory: the engine's MemoryUsage, and peak RSS (getrusage ru_maxrss;
 //     the peak is reset at the start of each dtype via /proc/self/clear_refs,
 //     so it is the peak of that dtype's load and run, less the bandwidth
-//     test's own 1 GiB).
+//     test's own 1 GiB), with how much of the resident memory is on 2 MB
+//     pages (/proc/self/smaps_rollup; see MappedFile::huge_page_bytes).
 //   - breakdown (--no-breakdown skips it): a decode step's matmuls alone,
 //     through the engine's Linear::forward, on the model file's mapped
-//     weights when their dtype is the run's (bf16 here) or else on heap
-//     weights of the same shapes; the rest of a step is attention, norms,
-//     RoPE, embedding and dispatch. Then the same matmuls with the work split
-//     over all cores by a small pool in this program (the engine's gemv
-//     kernels on Linear's blocks), and the step that would give.
+//     weights when their dtype is the run's (bf16 here), all layers, or else
+//     on heap weights of the same shapes (on 2 MB pages, as the engine's
+//     converted ones); the rest of a step is attention, norms, RoPE,
+//     embedding and dispatch. Then the same matmuls with the work split over
+//     all cores by a small pool in this program (the engine's gemv kernels
+//     on Linear's blocks), and the step that would give.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <omp.h>
@@ -78,6 +80,7 @@
 #include "backends/local/model/linear.h"
 #include "backends/local/model/safetensors.h"
 #include "backends/local/model/transformer.h"
+#include "backends/local/model/weights.h"
 
 namespace {
 
@@ -236,9 +239,9 @@ double peak_rss_gb() {
   return static_cast<double>(u.ru_maxrss) * 1024 / 1e9;  // ru_maxrss is in KiB on Linux
 }
 
-// kB field of /proc/self/status, in GB.
-double status_gb(const char* field) {
-  std::ifstream f("/proc/self/status");
+// kB field of /proc/self/status or another such file, in GB.
+double status_gb(const char* field, const char* file = "/proc/self/status") {
+  std::ifstream f(file);
   std::string line;
   const std::string key = std::string(field) + ":";
   while (std::getline(f, line)) {
@@ -290,6 +293,7 @@ struct Result {
   std::vector<StreamResult> streams;
   std::optional<double> paired_one, paired_many;  // tok/s of batch 1 and of the most streams, paired
   double peak_rss = 0, rss_anon = 0, rss_file = 0;
+  double huge_anon = 0, huge_file = 0;  // of which on 2 MB pages
   bool rss_reset = false;
   // Breakdown (see MatmulSet): matmul time per decode step, as the engine
   // runs it and split over all threads by this program.
@@ -364,6 +368,13 @@ constexpr const char* kProjections[] = {"self_attn.q_proj", "self_attn.k_proj", 
                                         "self_attn.o_proj", "mlp.gate_proj",    "mlp.up_proj",
                                         "mlp.down_proj"};
 
+// Synthetic weights on the heap, on 2 MB pages like the engine's converted ones.
+at::Tensor heap_weights(at::IntArrayRef shape, at::ScalarType st) {
+  at::Tensor w = at::empty(shape, at::TensorOptions().dtype(st));
+  dsgw::local::advise_huge_pages(w.data_ptr(), w.nbytes());
+  return w.fill_(0.01);
+}
+
 MatmulSet matmul_set(const std::string& dir, const dsgw::local::ModelConfig& c, DType dtype) {
   const at::ScalarType st = dtype == DType::kBFloat16 ? at::kBFloat16 : at::kFloat;
   const auto want = dtype == DType::kBFloat16 ? dsgw::local::StDType::kBF16 : dsgw::local::StDType::kF32;
@@ -401,11 +412,10 @@ MatmulSet matmul_set(const std::string& dir, const dsgw::local::ModelConfig& c, 
                                                           {ff, h}, {ff, h}, {h, ff}};
   for (int l = 0; l < 3; ++l) {
     std::vector<at::Tensor> layer;
-    for (const auto& [out, in] : shapes)
-      layer.push_back(at::full({out, in}, 0.01, at::TensorOptions().dtype(st)));
+    for (const auto& [out, in] : shapes) layer.push_back(heap_weights({out, in}, st));
     m.layers.push_back(std::move(layer));
   }
-  m.head = at::full({c.vocab_size, h}, 0.01, at::TensorOptions().dtype(st));
+  m.head = heap_weights({c.vocab_size, h}, st);
   return m;
 }
 
@@ -706,6 +716,8 @@ Result run_dtype(const Options& o, DType dtype) {
   r.peak_rss = std::max(peak_before, peak_rss_gb());
   r.rss_anon = status_gb("RssAnon");
   r.rss_file = status_gb("RssFile");
+  r.huge_anon = status_gb("AnonHugePages", "/proc/self/smaps_rollup");
+  r.huge_file = status_gb("FilePmdMapped", "/proc/self/smaps_rollup");
 
   if (o.breakdown) {
     progress("  timing the decode matmuls alone");
@@ -716,8 +728,8 @@ Result run_dtype(const Options& o, DType dtype) {
     r.mm1 = step_matmul_ms(m, 1, nullptr, threads, per_pass, 3);
     r.mm1_split = step_matmul_ms(m, 1, &pool, threads, per_pass, 3);
     if (max_streams > 1) {
-      r.mm_big = step_matmul_ms(m, max_streams, nullptr, threads, 2, 2);
-      r.mm_big_split = step_matmul_ms(m, max_streams, &pool, threads, 2, 2);
+      r.mm_big = step_matmul_ms(m, max_streams, nullptr, threads, per_pass, 2);
+      r.mm_big_split = step_matmul_ms(m, max_streams, &pool, threads, per_pass, 2);
     }
     r.widen_gb_s = widen_gb_s(m.head);
   }
@@ -954,8 +966,8 @@ int main(int argc, char** argv) {
                static_cast<int>(kv_tokens(o)));
   });
   row("peak RSS, ru_maxrss (GB)", [&](const Result& r) {
-    return fmt("%.2f%s (at end: %.2f anon + %.2f file)", r.peak_rss, r.rss_reset ? "" : " (process peak)",
-               r.rss_anon, r.rss_file);
+    return fmt("%.2f%s (at end: %.2f anon + %.2f file; on 2 MB pages: %.2f anon + %.2f file)", r.peak_rss,
+               r.rss_reset ? "" : " (process peak)", r.rss_anon, r.rss_file, r.huge_anon, r.huge_file);
   });
   row("load time (s)", [&](const Result& r) { return fmt("%.1f", r.load_s); });
   return 0;

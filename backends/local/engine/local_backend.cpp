@@ -10,10 +10,14 @@ namespace {
 
 constexpr std::chrono::milliseconds kPollInterval{100};
 constexpr int64_t kMinSlotTokens = 64;
+// Below this many mapped bytes of weights (the tests' tiny models) the page
+// size makes no difference worth a warning.
+constexpr std::size_t kSmallPagesWarnBytes = std::size_t{256} << 20;
 
 // The prompt's tokens: specials by id, text without parsing special tokens
 // (so that a user cannot forge a turn marker).
-Result<std::vector<TokenId>> encode_segments(const Tokenizer& tokenizer, const std::vector<PromptSegment>& segments) {
+Result<std::vector<TokenId>> encode_segments(const Tokenizer& tokenizer,
+                                             const std::vector<PromptSegment>& segments) {
   std::vector<TokenId> out;
   for (const auto& seg : segments) {
     if (seg.kind == PromptSegment::kSpecial) {
@@ -80,8 +84,8 @@ Status LocalBackend::start_engine() {
   const std::string description = model->describe();
   // Both or neither: a backend whose model failed to load has no tokenizer.
   tokenizer_ = std::make_unique<Tokenizer>(std::move(tokenizer.value()));
-  scheduler_ = std::make_unique<Scheduler>(std::move(model.value()), std::move(cache.value()), options_.max_queue,
-                                           options_.prefill_chunk);
+  scheduler_ = std::make_unique<Scheduler>(std::move(model.value()), std::move(cache.value()),
+                                           options_.max_queue, options_.prefill_chunk);
   const EngineStats s = scheduler_->stats();
   log::info("engine.loaded")
       .kv("backend", info_.name)
@@ -90,6 +94,17 @@ Status LocalBackend::start_engine() {
       .kv("tokens_per_sequence", slot_tokens)
       .kv("weight_bytes", s.memory.weight_bytes)
       .kv("kv_cache_bytes", s.memory.kv_cache_bytes);
+  // Mapped weights mostly on 4 KB pages: see the README's troubleshooting.
+  const std::size_t mapped = s.memory.mapped_weight_bytes;
+  if (mapped >= kSmallPagesWarnBytes && s.memory.mapped_huge_page_bytes < mapped / 2) {
+    log::warn("engine.small_pages")
+        .kv("backend", info_.name)
+        .kv("mapped_bytes", mapped)
+        .kv("on_2mb_pages_bytes", s.memory.mapped_huge_page_bytes)
+        .kv("hint",
+            "decode may run up to 1.5x slower; if the model files were just written (downloaded or copied), "
+            "drop them from the page cache (dd if=FILE iflag=nocache count=0) and restart");
+  }
   return Status::ok();
 }
 
@@ -113,8 +128,8 @@ std::optional<EngineStats> LocalBackend::stats() const {
 
 Result<SequenceSpec> LocalBackend::prepare(const router::Request& request) const {
   if (!scheduler_) {
-    return make_error(ErrorCode::kUnavailable, "backend \"" + info_.name + "\" is not usable: model failed to load: " +
-                                                   load_error_);
+    return make_error(ErrorCode::kUnavailable,
+                      "backend \"" + info_.name + "\" is not usable: model failed to load: " + load_error_);
   }
   SequenceSpec spec;
   if (request.endpoint == router::Endpoint::kChat) {
@@ -136,13 +151,14 @@ Result<SequenceSpec> LocalBackend::prepare(const router::Request& request) const
   const int64_t prompt_tokens = static_cast<int64_t>(spec.prompt.size());
   if (prompt_tokens >= context) {
     return make_error(ErrorCode::kContextLengthExceeded,
-                      "the prompt has " + std::to_string(prompt_tokens) + " tokens but the context of model \"" +
-                          request.model + "\" here is " + std::to_string(context) +
-                          " tokens (prompt and answer together)",
+                      "the prompt has " + std::to_string(prompt_tokens) +
+                          " tokens but the context of model \"" + request.model + "\" here is " +
+                          std::to_string(context) + " tokens (prompt and answer together)",
                       request.endpoint == router::Endpoint::kChat ? "messages" : "prompt");
   }
   spec.max_new_tokens = context - prompt_tokens;
-  if (request.sampling.max_tokens) spec.max_new_tokens = std::min<int64_t>(spec.max_new_tokens, *request.sampling.max_tokens);
+  if (request.sampling.max_tokens)
+    spec.max_new_tokens = std::min<int64_t>(spec.max_new_tokens, *request.sampling.max_tokens);
   spec.sampling = request.sampling;
   spec.priority = request.hints.priority.value_or(options_.default_priority);
   spec.end_tokens = end_tokens_;

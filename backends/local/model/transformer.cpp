@@ -311,7 +311,10 @@ std::string Transformer::describe() const {
   if (!impl_->options.device.is_cuda())
     s << " (" << at::get_num_threads() << " threads, gemv " << gemv_kernel_name() << ")";
   s << ", " << mem.weight_bytes / 1000000 << " MB of weights (" << mem.mapped_weight_bytes / 1000000
-    << " MB mapped)";
+    << " MB mapped";
+  if (mem.mapped_weight_bytes > 0)
+    s << ", " << mem.mapped_huge_page_bytes / 1000000 << " MB of it on 2 MB pages";
+  s << ")";
   return s.str();
 }
 
@@ -415,6 +418,7 @@ MemoryUsage Transformer::memory_usage(const KvCache* cache) const {
   MemoryUsage u;
   u.weight_bytes = impl_->weights.bytes;
   u.mapped_weight_bytes = impl_->weights.mapped_bytes;
+  u.mapped_huge_page_bytes = std::min(impl_->weights.mapped_huge_page_bytes, impl_->weights.mapped_bytes);
   if (cache != nullptr) u.kv_cache_bytes = cache->bytes();
 #ifdef DSGW_TORCH_CUDA
   if (impl_->options.device.is_cuda()) {

@@ -33,8 +33,9 @@ struct LoadOptions {
 };
 
 struct MemoryUsage {
-  std::size_t weight_bytes = 0;         // all weights held
-  std::size_t mapped_weight_bytes = 0;  // of which views of the mapped files (page cache)
+  std::size_t weight_bytes = 0;            // all weights held
+  std::size_t mapped_weight_bytes = 0;     // of which views of the mapped files (page cache)
+  std::size_t mapped_huge_page_bytes = 0;  // of those, on 2 MB pages at load (MappedFile::huge_page_bytes)
   std::size_t kv_cache_bytes = 0;
   std::optional<std::size_t> cuda_max_allocated_bytes;  // torch's peak, CUDA only
 };

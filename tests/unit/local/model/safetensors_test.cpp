@@ -117,6 +117,21 @@ TEST_CASE("rejects malformed files with the file and tensor named") {
   CHECK_FALSE(SafetensorsFile::open(dir.path()).has_value());  // a directory
 }
 
+TEST_CASE("a mapped file says how much of it the kernel maps with 2 MB pages") {
+  TempDir dir;
+  constexpr std::size_t kSize = std::size_t{6} << 20;
+  testing::write_text(dir / "big.bin", std::string(kSize, 'w'));
+  auto file = MappedFile::open(dir / "big.bin");
+  REQUIRE(file.has_value());
+  CHECK(static_cast<char>((*file)->data()[kSize - 1]) == 'w');
+  // Found in /proc/self/smaps; how much depends on the kernel, its THP
+  // setting and the filesystem, but it is whole 2 MB pages of the file.
+  const auto huge = (*file)->huge_page_bytes();
+  REQUIRE(huge.has_value());
+  CHECK(*huge <= kSize);
+  CHECK(*huge % (std::size_t{2} << 20) == 0);
+}
+
 TEST_CASE("TensorStore prefers model.safetensors and resolves shards through the index only") {
   TempDir dir;
   const auto one = f32_bytes({1, 2});
