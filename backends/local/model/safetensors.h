@@ -58,9 +58,9 @@ class MappedFile {
 
   // Bytes of the mapping on 2 MB pages (FilePmdMapped in /proc/self/smaps;
   // nullopt where that cannot be read). The kernel maps a file with 2 MB pages
-  // where its page cache holds 2 MB folios: with large-folio filesystems
-  // (ext4, xfs on Linux 6.16+) when the file was read into the cache, but not
-  // when it is still cached from being written (just downloaded or copied).
+  // where its page cache holds 2 MB folios: with large-folio filesystems (xfs
+  // on Linux 5.18+, ext4 on 6.16+) when the file was read into the cache, but
+  // not while it is still cached from being written (downloaded or copied).
   // Decode ran up to 1.5x faster on 2 MB pages (bench/RESULTS.md).
   std::optional<std::size_t> huge_page_bytes() const;
 
