@@ -31,7 +31,7 @@ fi
 # Drop the weights from the page cache, so that the engine reads them back
 # into 2 MB folios and maps them with 2 MB pages, as after a reboot: cached
 # from being written, they stay on 4 KB pages, and decode ran up to 1.5x
-# slower (bench/RESULTS.md, 2026-11-29 06:30). The run prints how much was.
+# slower (bench/RESULTS.md, 2026-11-29 06:00). The run prints how much was.
 dd if="$MODEL_DIR/model.safetensors" iflag=nocache count=0 status=none
 
 if [[ ! -f $BUILD_DIR/CMakeCache.txt ]]; then

@@ -117,35 +117,43 @@ Result<std::shared_ptr<const MappedFile>> MappedFile::open(const std::filesystem
       return file_error(path, std::string("cannot mmap: ") + std::strerror(err));
     }
     data = static_cast<const std::byte*>(p);
-    // Every weight is read on every decode step: ask for 2 MB pages (see
-    // huge_page_bytes) and fault the whole file in now, as llama.cpp's
-    // MAP_POPULATE does, rather than on the first request. Both best effort:
-    // EINVAL from kernels without them.
+    // 2 MB pages (see huge_page_bytes); best effort: EINVAL without THP.
     ::madvise(p, size, MADV_HUGEPAGE);
-#ifdef MADV_POPULATE_READ
-    ::madvise(p, size, MADV_POPULATE_READ);
-#endif
   }
   ::close(fd);  // the mapping stays valid
   return std::shared_ptr<const MappedFile>(new MappedFile(path, data, size));
 }
 
-std::optional<std::size_t> MappedFile::huge_page_bytes() const {
-  if (data_ == nullptr) return 0;
-  // The mapping's entry starts "<start>-<end> ", its fields follow until the next entry.
-  std::ostringstream start;
-  start << std::hex << reinterpret_cast<std::uintptr_t>(data_) << '-';
+void MappedFile::prefault() const {
+#ifdef MADV_POPULATE_READ
+  // Best effort: EINVAL from kernels before 5.14, which fault on first use.
+  if (data_ != nullptr) ::madvise(const_cast<std::byte*>(data_), size_, MADV_POPULATE_READ);
+#endif
+}
+
+std::optional<std::size_t> MappedFile::huge_page_bytes(std::span<const MappedFile* const> files) {
+  std::set<std::uintptr_t> starts;
+  for (const MappedFile* f : files) {
+    if (f->data_ != nullptr) starts.insert(reinterpret_cast<std::uintptr_t>(f->data_));
+  }
+  // An entry starts "<start>-<end> ...", its fields ("Name: value kB") follow
+  // until the next entry.
   std::ifstream smaps("/proc/self/smaps");
   std::string line;
+  std::size_t bytes = 0, found = 0;
   bool ours = false;
   while (std::getline(smaps, line)) {
-    if (line.rfind(start.str(), 0) == 0) {
-      ours = true;
+    char* end = nullptr;
+    const std::uintptr_t start = std::strtoull(line.c_str(), &end, 16);
+    if (*end == '-') {
+      ours = starts.count(start) != 0;
+      found += ours ? 1 : 0;
     } else if (ours && line.rfind("FilePmdMapped:", 0) == 0) {
-      return static_cast<std::size_t>(std::strtoull(line.c_str() + 14, nullptr, 10)) * 1024;
+      bytes += static_cast<std::size_t>(std::strtoull(line.c_str() + 14, nullptr, 10)) * 1024;
     }
   }
-  return std::nullopt;
+  if (found != starts.size()) return std::nullopt;
+  return bytes;
 }
 
 MappedFile::~MappedFile() {

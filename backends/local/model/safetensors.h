@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -56,13 +57,18 @@ class MappedFile {
   std::size_t size() const { return size_; }
   const std::filesystem::path& path() const { return path_; }
 
-  // Bytes of the mapping on 2 MB pages (FilePmdMapped in /proc/self/smaps;
-  // nullopt where that cannot be read). The kernel maps a file with 2 MB pages
+  // Faults the whole mapping in now (MADV_POPULATE_READ, as llama.cpp's
+  // MAP_POPULATE), rather than page by page on first use. Best effort.
+  void prefault() const;
+
+  // Bytes of these mappings on 2 MB pages (FilePmdMapped in /proc/self/smaps,
+  // read once; nullopt where that cannot be read or lacks one of them).
+  // Pages not yet faulted in do not count. The kernel maps a file with 2 MB pages
   // where its page cache holds 2 MB folios: with large-folio filesystems (xfs
   // on Linux 5.18+, ext4 on 6.16+) when the file was read into the cache, but
   // not while it is still cached from being written (downloaded or copied).
   // Decode ran up to 1.5x faster on 2 MB pages (bench/RESULTS.md).
-  std::optional<std::size_t> huge_page_bytes() const;
+  static std::optional<std::size_t> huge_page_bytes(std::span<const MappedFile* const> files);
 
  private:
   MappedFile(std::filesystem::path path, const std::byte* data, std::size_t size)

@@ -175,8 +175,10 @@ Result<Weights> load_weights(const TensorStore& store, const ModelConfig& config
     }
     w.final_norm = get("model.norm.weight", false);
     w.lm_head = config.tie_word_embeddings ? w.embed : get("lm_head.weight", true);
-    for (const MappedFile* file : mapped_files)
-      w.mapped_huge_page_bytes += file->huge_page_bytes().value_or(0);
+    // Decode reads every mapped weight: fault them in now, not on the first request.
+    const std::vector<const MappedFile*> files(mapped_files.begin(), mapped_files.end());
+    for (const MappedFile* file : files) file->prefault();
+    w.mapped_huge_page_bytes = MappedFile::huge_page_bytes(files).value_or(0);
   } catch (const std::exception& e) {
     const TensorInfo* info = store.find(current);
     return weight_error(where(store, info), current, std::string("cannot load: ") + e.what());

@@ -123,10 +123,12 @@ TEST_CASE("a mapped file says how much of it the kernel maps with 2 MB pages") {
   testing::write_text(dir / "big.bin", std::string(kSize, 'w'));
   auto file = MappedFile::open(dir / "big.bin");
   REQUIRE(file.has_value());
+  (*file)->prefault();
   CHECK(static_cast<char>((*file)->data()[kSize - 1]) == 'w');
   // Found in /proc/self/smaps; how much depends on the kernel, its THP
   // setting and the filesystem, but it is whole 2 MB pages of the file.
-  const auto huge = (*file)->huge_page_bytes();
+  const MappedFile* files[] = {file->get()};
+  const auto huge = MappedFile::huge_page_bytes(files);
   REQUIRE(huge.has_value());
   CHECK(*huge <= kSize);
   CHECK(*huge % (std::size_t{2} << 20) == 0);

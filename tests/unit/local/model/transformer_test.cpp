@@ -253,7 +253,7 @@ TEST_CASE("memory usage: weights mapped when the dtype matches, KV cache counted
     auto mem = t.memory_usage();
     CHECK(mem.weight_bytes > 0);
     CHECK(mem.mapped_weight_bytes == mem.weight_bytes);  // everything is a view of the file
-    CHECK(mem.mapped_huge_page_bytes <= mem.mapped_weight_bytes);
+    CHECK(mem.mapped_huge_page_bytes == 0);              // a file under 2 MB has no 2 MB page
     auto cache = t.make_kv_cache(2, 16);
     REQUIRE(cache.has_value());
     // 2 layers x (k + v) x 2 slots x 2 kv heads x 16 tokens x 16 head_dim x 4 bytes
