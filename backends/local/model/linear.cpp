@@ -73,7 +73,7 @@ void Linear::blocked_mm(const at::Tensor& x, const at::Tensor& w, at::Tensor& y)
   const std::int64_t block =
       std::min(kMatmulBlockRows, std::max<std::int64_t>(16, (out + 4 * threads - 1) / (4 * threads)));
   const std::int64_t blocks = (out + block - 1) / block;
-  parallel_blocks(blocks, [&](std::int64_t b) {
+  parallel_blocks_omp(blocks, [&](std::int64_t b) {
     // Per-thread fp32 copy of a block of W (bf16 only); kept between calls.
     thread_local std::vector<float> scratch;
     const std::int64_t o = b * block;

@@ -3,18 +3,12 @@
 #include "backends/local/model/linear.h"
 
 #include <ATen/ATen.h>
-#include <ATen/Parallel.h>
 #include <doctest/doctest.h>
 
 #include <algorithm>
-#include <chrono>
-#include <mutex>
-#include <set>
-#include <thread>
 #include <vector>
 
 #include "backends/local/model/gemv.h"
-#include "backends/local/model/parallel_blocks.h"
 
 namespace dsgw::local {
 namespace {
@@ -136,21 +130,3 @@ TEST_CASE("gemv can be limited to one row") {
 
 }  // namespace
 }  // namespace dsgw::local
-
-TEST_CASE("parallel_blocks runs every block once, spread over the intra-op threads") {
-  const int saved = at::get_num_threads();
-  at::set_num_threads(2);
-  std::mutex mutex;
-  std::set<std::thread::id> threads;
-  std::vector<int> runs(64, 0);
-  dsgw::local::parallel_blocks(64, [&](std::int64_t b) {
-    // Long enough that one thread cannot take every block before the other starts.
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    std::lock_guard lock(mutex);
-    threads.insert(std::this_thread::get_id());
-    ++runs[static_cast<size_t>(b)];
-  });
-  at::set_num_threads(saved);
-  CHECK(std::all_of(runs.begin(), runs.end(), [](int n) { return n == 1; }));
-  CHECK(threads.size() == 2);
-}
