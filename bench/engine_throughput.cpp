@@ -13,7 +13,9 @@
 //     512-bit (or 256-bit) loads; best of 7 passes, at the start, before
 //     each dtype's decode and at the end; the roofline uses the best. Each
 //     comes with its CPU share (thread CPU time / wall): below ~95%, other
-//     load on the machine was taking the cores.
+//     load on the machine was taking the cores. For mapped (bf16) weights
+//     also over the model files' own cached pages, as a diagnostic: on this
+//     VM where those pages lie moves decode by up to a third.
 //   - decode bytes: every weight the model holds except the embedding table
 //     (of which decode reads one row), from Transformer::memory_usage().
 //     Batch-1 decode reads all of them once per token, so
@@ -47,7 +49,9 @@
 //     on Linear's blocks), and the step that would give.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <fcntl.h>
 #include <omp.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -60,6 +64,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <memory>
@@ -177,14 +182,11 @@ struct Bandwidth {
   double cpu_share = 0;  // of the best pass: thread CPU time / (wall x threads)
 };
 
-// GB/s reading a 1 GiB array with `threads` threads, each summing its own
-// contiguous slice (first touched by that thread); best of `passes`. The CPU
-// share says how much of the cores the threads got (other load).
-Bandwidth read_bandwidth(int threads, int passes = 7) {
-  constexpr std::size_t kBytes = std::size_t{1} << 30;
-  constexpr std::size_t n = kBytes / sizeof(std::uint64_t);
-  auto* p = static_cast<std::uint64_t*>(std::aligned_alloc(64, kBytes));
-  if (p == nullptr) return {};
+// GB/s reading n words at p with `threads` threads, each summing its own
+// contiguous slice; best of `passes`. The CPU share says how much of the
+// cores the threads got (other load). `first_touch` writes each slice from
+// its thread first (a fresh array).
+Bandwidth read_bandwidth_of(std::uint64_t* p, std::size_t n, int threads, int passes, bool first_touch) {
   const std::size_t per = (n / static_cast<std::size_t>(threads)) / 32 * 32;
   std::vector<std::uint64_t> sums(static_cast<std::size_t>(threads));
   std::vector<double> cpu(static_cast<std::size_t>(threads));
@@ -201,15 +203,17 @@ Bandwidth read_bandwidth(int threads, int passes = 7) {
     }
     for (auto& th : pool) th.join();
   };
-  run([&](std::size_t, std::size_t b, std::size_t e) {
-    for (std::size_t i = b; i < e; ++i) p[i] = i & 7;
-  });
+  if (first_touch) {
+    run([&](std::size_t, std::size_t b, std::size_t e) {
+      for (std::size_t i = b; i < e; ++i) p[i] = i & 7;
+    });
+  }
   Bandwidth best;
   for (int pass = 0; pass < passes; ++pass) {
     auto t0 = Clock::now();
     run([&](std::size_t t, std::size_t b, std::size_t e) { sums[t] = sum_slice(p + b, e - b); });
     const double wall = seconds_since(t0);
-    const double gb_s = static_cast<double>(kBytes) / wall / 1e9;
+    const double gb_s = static_cast<double>(n * sizeof(std::uint64_t)) / wall / 1e9;
     if (gb_s > best.gb_s) {
       double c = 0;
       for (double x : cpu) c += x;
@@ -219,8 +223,45 @@ Bandwidth read_bandwidth(int threads, int passes = 7) {
   std::uint64_t total = 0;
   for (auto s : sums) total += s;
   if (total == 42) std::fputc(' ', stderr);  // keep the sums alive
-  std::free(p);
   return best;
+}
+
+// The machine's read bandwidth: a fresh 1 GiB array (the roofline's yardstick).
+Bandwidth read_bandwidth(int threads, int passes = 7) {
+  constexpr std::size_t kBytes = std::size_t{1} << 30;
+  auto* p = static_cast<std::uint64_t*>(std::aligned_alloc(64, kBytes));
+  if (p == nullptr) return {};
+  const Bandwidth b = read_bandwidth_of(p, kBytes / sizeof(std::uint64_t), threads, passes, true);
+  std::free(p);
+  return b;
+}
+
+// Read bandwidth over the page cache that holds the model's safetensors
+// files, mapped like the engine maps them (2 MB pages asked for): the
+// memory a mapped model's decode reads. On this VM it differs from the fresh
+// array's by up to a third, with where the files' pages happen to lie
+// (bench/RESULTS.md, 2026-11-29 10:00). Best of 3 passes per file, weighted by size.
+std::optional<Bandwidth> model_file_read_bandwidth(const std::string& dir, int threads) {
+  double bytes = 0, seconds = 0, share = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    if (entry.path().extension() != ".safetensors") continue;
+    const int fd = ::open(entry.path().c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return std::nullopt;
+    const std::size_t size = static_cast<std::size_t>(entry.file_size());
+    void* map = size == 0 ? MAP_FAILED : ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+    ::close(fd);
+    if (map == MAP_FAILED) return std::nullopt;
+    ::madvise(map, size, MADV_HUGEPAGE);
+    const std::size_t n = size / sizeof(std::uint64_t);
+    const Bandwidth b = read_bandwidth_of(static_cast<std::uint64_t*>(map), n, threads, 3, false);
+    ::munmap(map, size);
+    const double file_bytes = static_cast<double>(n * sizeof(std::uint64_t));
+    bytes += file_bytes;
+    seconds += file_bytes / (b.gb_s * 1e9);
+    share += b.cpu_share * file_bytes;
+  }
+  if (bytes == 0) return std::nullopt;
+  return Bandwidth{bytes / seconds / 1e9, share / bytes};
 }
 
 // ---- memory --------------------------------------------------------------
@@ -285,7 +326,8 @@ struct Result {
   double load_s = 0;
   double decode_bytes = 0;
   double weight_bytes = 0, mapped_bytes = 0, kv_bytes = 0;
-  Bandwidth bandwidth;  // measured just before this dtype's decode
+  Bandwidth bandwidth;                      // measured just before this dtype's decode
+  std::optional<Bandwidth> file_bandwidth;  // over the model files' cached pages (mapped weights only)
   double prefill_tok_s = 0;
   double decode_tok_s = 0;
   double decode_median_ms = 0;
@@ -638,6 +680,7 @@ Result run_dtype(const Options& o, DType dtype) {
   // The bandwidth test's 1 GiB array is not the engine's: keep it out of the peak.
   const double peak_before = peak_rss_gb();
   r.bandwidth = read_bandwidth(threads);
+  if (mem0.mapped_weight_bytes > 0) r.file_bandwidth = model_file_read_bandwidth(o.model_dir, threads);
   r.rss_reset = reset_peak_rss() && r.rss_reset;
   progress("  read bandwidth %.1f GB/s; decode batch 1, %d + %d tokens", r.bandwidth.gb_s, o.warmup,
            o.tokens);
@@ -889,6 +932,12 @@ int main(int argc, char** argv) {
     const double eff = r.decode_tok_s * r.decode_bytes / 1e9;
     return fmt("%.0f%% (%.1f GB/s; %.0f%% of the %.1f GB/s measured just before)", 100 * eff / bw, eff,
                100 * eff / r.bandwidth.gb_s, r.bandwidth.gb_s);
+  });
+  row("read bandwidth over the model files' cached pages (GB/s)", [&](const Result& r) {
+    if (!r.file_bandwidth) return std::string("- (weights not mapped)");
+    const double eff = r.decode_tok_s * r.decode_bytes / 1e9;
+    return fmt("%.1f (%.0f%% CPU share); batch 1 at %.0f%% of it", r.file_bandwidth->gb_s,
+               100 * r.file_bandwidth->cpu_share, 100 * eff / r.file_bandwidth->gb_s);
   });
   row("llama.cpp decode, DESIGN.md (tok/s)",
       [&](const Result& r) { return std::string(llama_cpp(r.dtype, true)); });
