@@ -245,10 +245,11 @@ std::optional<Bandwidth> model_file_read_bandwidth(const std::string& dir, int t
   double bytes = 0, seconds = 0, share = 0;
   for (const auto& entry : std::filesystem::directory_iterator(dir)) {
     if (entry.path().extension() != ".safetensors") continue;
+    const std::size_t size = static_cast<std::size_t>(entry.file_size());
+    if (size < 4096) continue;  // too small to time
     const int fd = ::open(entry.path().c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return std::nullopt;
-    const std::size_t size = static_cast<std::size_t>(entry.file_size());
-    void* map = size == 0 ? MAP_FAILED : ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+    void* map = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
     ::close(fd);
     if (map == MAP_FAILED) return std::nullopt;
     ::madvise(map, size, MADV_HUGEPAGE);

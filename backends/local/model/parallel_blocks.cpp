@@ -18,7 +18,7 @@ namespace {
 
 // How long a worker stays awake after a section: longer than the gaps
 // inside a decode step (norms, RoPE, sampling between steps), short enough
-// that an idle engine sleeps at once. libgomp's default spin is of this order.
+// that an idle engine sleeps at once.
 constexpr std::chrono::microseconds kTeamSpin{1000};
 
 bool nested() { return WorkerTeam::in_job() || at::in_parallel_region(); }

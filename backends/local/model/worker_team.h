@@ -8,9 +8,9 @@
 // while after a job (yielding the core to anything else that is runnable)
 // and only then sleep, so they are already awake for the next section of
 // the same step, and an idle engine's are asleep. The matmuls of a bf16
-// R1-Distill-Qwen-1.5B decode step ran 1.21x faster at batch 1 and 1.05x
-// at 16 rows this way than on libgomp's threads (same-process A/B, medians
-// of 12 and 8 rounds, 2 cores).
+// R1-Distill-Qwen-1.5B decode step ran 1.03-1.21x faster at batch 1 and
+// 1.05x at 16 rows this way than on libgomp's threads (same-process A/B
+// runs on 2 cores; bench/RESULTS.md, 2026-11-29 09:15).
 #pragma once
 
 #include <atomic>
