@@ -49,9 +49,7 @@
 //     on Linear's blocks), and the step that would give.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
-#include <fcntl.h>
 #include <omp.h>
-#include <sys/mman.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -182,43 +180,42 @@ struct Bandwidth {
   double cpu_share = 0;  // of the best pass: thread CPU time / (wall x threads)
 };
 
-// GB/s reading n words at p with `threads` threads, each summing its own
-// contiguous slice; best of `passes`. The CPU share says how much of the
-// cores the threads got (other load). `first_touch` writes each slice from
-// its thread first (a fresh array).
-Bandwidth read_bandwidth_of(std::uint64_t* p, std::size_t n, int threads, int passes, bool first_touch) {
+// Runs body(thread, begin, end) on `threads` threads, each over its own
+// contiguous slice of [0, n) (slices a multiple of 32 words); returns the
+// threads' CPU seconds in all.
+template <class Body>
+double for_each_slice(std::size_t n, int threads, Body&& body) {
   const std::size_t per = (n / static_cast<std::size_t>(threads)) / 32 * 32;
-  std::vector<std::uint64_t> sums(static_cast<std::size_t>(threads));
   std::vector<double> cpu(static_cast<std::size_t>(threads));
-  auto run = [&](auto&& body) {
-    std::vector<std::thread> pool;
-    for (int t = 0; t < threads; ++t) {
-      const std::size_t b = static_cast<std::size_t>(t) * per;
-      const std::size_t e = t + 1 == threads ? n : b + per;
-      pool.emplace_back([&, t, b, e] {
-        const double c0 = thread_cpu_seconds();
-        body(static_cast<std::size_t>(t), b, e);
-        cpu[static_cast<std::size_t>(t)] = thread_cpu_seconds() - c0;
-      });
-    }
-    for (auto& th : pool) th.join();
-  };
-  if (first_touch) {
-    run([&](std::size_t, std::size_t b, std::size_t e) {
-      for (std::size_t i = b; i < e; ++i) p[i] = i & 7;
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t) {
+    const std::size_t b = static_cast<std::size_t>(t) * per;
+    const std::size_t e = t + 1 == threads ? n : b + per;
+    pool.emplace_back([&, t, b, e] {
+      const double c0 = thread_cpu_seconds();
+      body(static_cast<std::size_t>(t), b, e);
+      cpu[static_cast<std::size_t>(t)] = thread_cpu_seconds() - c0;
     });
   }
+  for (auto& th : pool) th.join();
+  double total = 0;
+  for (double c : cpu) total += c;
+  return total;
+}
+
+// GB/s reading n words at p with `threads` threads, each summing its own
+// slice; best of `passes`. The CPU share says how much of the cores the
+// threads got (other load).
+Bandwidth read_bandwidth_of(const std::uint64_t* p, std::size_t n, int threads, int passes) {
+  std::vector<std::uint64_t> sums(static_cast<std::size_t>(threads));
   Bandwidth best;
   for (int pass = 0; pass < passes; ++pass) {
     auto t0 = Clock::now();
-    run([&](std::size_t t, std::size_t b, std::size_t e) { sums[t] = sum_slice(p + b, e - b); });
+    const double cpu = for_each_slice(
+        n, threads, [&](std::size_t t, std::size_t b, std::size_t e) { sums[t] = sum_slice(p + b, e - b); });
     const double wall = seconds_since(t0);
     const double gb_s = static_cast<double>(n * sizeof(std::uint64_t)) / wall / 1e9;
-    if (gb_s > best.gb_s) {
-      double c = 0;
-      for (double x : cpu) c += x;
-      best = {gb_s, c / (wall * threads)};
-    }
+    if (gb_s > best.gb_s) best = {gb_s, cpu / (wall * threads)};
   }
   std::uint64_t total = 0;
   for (auto s : sums) total += s;
@@ -226,36 +223,37 @@ Bandwidth read_bandwidth_of(std::uint64_t* p, std::size_t n, int threads, int pa
   return best;
 }
 
-// The machine's read bandwidth: a fresh 1 GiB array (the roofline's yardstick).
+// The machine's read bandwidth: a fresh 1 GiB array, each slice first
+// written by the thread that reads it (the roofline's yardstick).
 Bandwidth read_bandwidth(int threads, int passes = 7) {
   constexpr std::size_t kBytes = std::size_t{1} << 30;
+  constexpr std::size_t n = kBytes / sizeof(std::uint64_t);
   auto* p = static_cast<std::uint64_t*>(std::aligned_alloc(64, kBytes));
   if (p == nullptr) return {};
-  const Bandwidth b = read_bandwidth_of(p, kBytes / sizeof(std::uint64_t), threads, passes, true);
+  for_each_slice(n, threads, [&](std::size_t, std::size_t b, std::size_t e) {
+    for (std::size_t i = b; i < e; ++i) p[i] = i & 7;
+  });
+  const Bandwidth bw = read_bandwidth_of(p, n, threads, passes);
   std::free(p);
-  return b;
+  return bw;
 }
 
 // Read bandwidth over the page cache that holds the model's safetensors
-// files, mapped like the engine maps them (2 MB pages asked for): the
-// memory a mapped model's decode reads. On this VM it differs from the fresh
-// array's by up to a third, with where the files' pages happen to lie
-// (bench/RESULTS.md, 2026-11-29 10:00). Best of 3 passes per file, weighted by size.
+// files, mapped as the engine maps them (MappedFile): the memory a mapped
+// model's decode reads. On this VM it differs from the fresh array's by up
+// to a third, with where the files' pages happen to lie (bench/RESULTS.md,
+// 2026-11-29 09:15). Best of 3 passes per file, weighted by size.
 std::optional<Bandwidth> model_file_read_bandwidth(const std::string& dir, int threads) {
   double bytes = 0, seconds = 0, share = 0;
   for (const auto& entry : std::filesystem::directory_iterator(dir)) {
     if (entry.path().extension() != ".safetensors") continue;
-    const std::size_t size = static_cast<std::size_t>(entry.file_size());
-    if (size < 4096) continue;  // too small to time
-    const int fd = ::open(entry.path().c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return std::nullopt;
-    void* map = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
-    ::close(fd);
-    if (map == MAP_FAILED) return std::nullopt;
-    ::madvise(map, size, MADV_HUGEPAGE);
-    const std::size_t n = size / sizeof(std::uint64_t);
-    const Bandwidth b = read_bandwidth_of(static_cast<std::uint64_t*>(map), n, threads, 3, false);
-    ::munmap(map, size);
+    auto file = dsgw::local::MappedFile::open(entry.path());
+    if (!file) return std::nullopt;
+    const std::size_t n = (*file)->size() / sizeof(std::uint64_t);
+    if (n < 512) continue;  // too small to time
+    // Page-aligned, so the sum's 64-byte loads are aligned.
+    const auto* words = reinterpret_cast<const std::uint64_t*>((*file)->data());
+    const Bandwidth b = read_bandwidth_of(words, n, threads, 3);
     const double file_bytes = static_cast<double>(n * sizeof(std::uint64_t));
     bytes += file_bytes;
     seconds += file_bytes / (b.gb_s * 1e9);
