@@ -81,6 +81,7 @@
 #include "backends/local/model/gemv.h"
 #include "backends/local/model/kv_cache_storage.h"
 #include "backends/local/model/linear.h"
+#include "backends/local/model/openblas_core.h"
 #include "backends/local/model/safetensors.h"
 #include "backends/local/model/transformer.h"
 #include "backends/local/model/weights.h"
@@ -850,6 +851,7 @@ const char* llama_cpp(DType d, bool decode) {
 
 int main(int argc, char** argv) {
   const Options o = parse(argc, argv);
+  dsgw::local::rerun_with_fitting_openblas_core();
   const int threads =
       o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   auto start = Clock::now();

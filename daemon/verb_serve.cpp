@@ -9,6 +9,10 @@
 #include "daemon/signals.h"
 #include "daemon/systemd_notify.h"
 
+#ifdef DSGW_WITH_LOCAL_ENGINE
+#include "backends/local/model/openblas_core.h"
+#endif
+
 namespace dsgw::daemon {
 namespace {
 
@@ -30,6 +34,9 @@ int run_serve(const std::vector<std::string>& args) {
     (opts.help ? std::cout : std::cerr) << verbs()[0].usage;
     return opts.help ? 0 : 2;
   }
+#ifdef DSGW_WITH_LOCAL_ENGINE
+  local::rerun_with_fitting_openblas_core();
+#endif
   const Signals signals;
 
   auto cfg = config::load(opts.values["config"]);

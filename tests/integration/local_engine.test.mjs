@@ -5,7 +5,7 @@
 // determinism and the engine's resource handling, never the words.
 
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { after, describe, it } from 'node:test';
@@ -109,6 +109,19 @@ describe('local engine behind dsgw', { skip: kNoEngine }, () => {
     assert.equal(owners[kModel], 'engine');
     assert.equal(owners[kSerialModel], 'engine-serial');
     assert.equal(owners.m1, 'mock');
+  });
+
+  it("runs prefill on OpenBLAS kernels that fit this CPU (OpenBLAS falls back to SSE3 on CPUs it does not know)", () => {
+    const loaded = gateway.dsgw.logs.find((l) => l?.event === 'engine.loaded' && l.backend === 'engine');
+    assert.ok(loaded, 'an engine.loaded line for backend "engine"');
+    // Debian's libtorch reaches BLAS through OpenBLAS, which tools/install-deps.sh installs.
+    const core = loaded.model.match(/prefill on OpenBLAS (\w+)/)?.[1];
+    assert.ok(core, `the load line names the OpenBLAS core: ${loaded.model}`);
+    const flags = readFileSync('/proc/cpuinfo', 'utf8').match(/^flags\s*:(.*)$/m)?.[1].split(/\s+/) ?? [];
+    if (flags.includes('avx2') && flags.includes('fma')) {
+      assert.ok(['Haswell', 'Excavator', 'Zen', 'SkylakeX', 'Cooperlake', 'SapphireRapids'].includes(core),
+        `OpenBLAS ${core} on a CPU with AVX2: ${loaded.model}`);
+    }
   });
 
   it('reports the loaded engine usable and the broken model not, with the reason, in /readyz', async () => {

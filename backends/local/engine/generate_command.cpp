@@ -7,6 +7,7 @@
 #include <mutex>
 
 #include "backends/local/engine/local_backend.h"
+#include "backends/local/model/openblas_core.h"
 
 namespace dsgw::local {
 
@@ -73,8 +74,8 @@ struct Args {
 };
 
 bool parse(const std::vector<std::string>& words, Args& out, std::string& error) {
-  static const char* kKeys[] = {"model", "prompt", "device", "dtype", "max-tokens", "temperature",
-                                "top-p", "top-k", "seed", "threads"};
+  static const char* kKeys[] = {"model",       "prompt", "device", "dtype", "max-tokens",
+                                "temperature", "top-p",  "top-k",  "seed",  "threads"};
   for (size_t i = 0; i < words.size(); ++i) {
     const std::string& w = words[i];
     if (w == "--help" || w == "-h") {
@@ -113,6 +114,7 @@ int run_generate_command(const std::vector<std::string>& words) {
     (args.help ? std::cout : std::cerr) << kGenerateUsage;
     return args.help ? 0 : 2;
   }
+  rerun_with_fitting_openblas_core();
   EngineOptions options;
   options.model_dir = args.values["model"];
   options.max_batch = 1;
@@ -172,7 +174,8 @@ int run_generate_command(const std::vector<std::string>& words) {
                  stats ? stats->memory.weight_bytes / 1048576.0 : 0.0,
                  stats ? stats->memory.kv_cache_bytes / 1048576.0 : 0.0);
     if (stats && stats->memory.cuda_max_allocated_bytes) {
-      std::fprintf(stderr, " | cuda max allocated %.1f MiB", *stats->memory.cuda_max_allocated_bytes / 1048576.0);
+      std::fprintf(stderr, " | cuda max allocated %.1f MiB",
+                   *stats->memory.cuda_max_allocated_bytes / 1048576.0);
     }
     std::fputs("\n", stderr);
     return 0;

@@ -15,6 +15,7 @@
 #include "backends/local/model/gemv.h"
 #include "backends/local/model/kv_cache_storage.h"
 #include "backends/local/model/linear.h"
+#include "backends/local/model/openblas_core.h"
 #include "backends/local/model/rope.h"
 #include "backends/local/model/safetensors.h"
 #include "backends/local/model/sha384_manifest.h"
@@ -308,8 +309,11 @@ std::string Transformer::describe() const {
   s << c.architecture_name << " from " << impl_->dir.string() << ": " << c.num_layers << " layers, hidden "
     << c.hidden_size << ", heads " << c.num_heads << "/" << c.num_kv_heads << ", vocab " << c.vocab_size
     << "; " << dtype_name(impl_->options.dtype) << " weights on " << device_name(impl_->options.device);
-  if (!impl_->options.device.is_cuda())
-    s << " (" << at::get_num_threads() << " threads, gemv " << gemv_kernel_name() << ")";
+  if (!impl_->options.device.is_cuda()) {
+    s << " (" << at::get_num_threads() << " threads, gemv " << gemv_kernel_name();
+    if (const std::string blas = blas_summary(); !blas.empty()) s << ", prefill on " << blas;
+    s << ")";
+  }
   s << ", " << mem.weight_bytes / 1000000 << " MB of weights (" << mem.mapped_weight_bytes / 1000000
     << " MB mapped";
   if (mem.mapped_weight_bytes > 0)
