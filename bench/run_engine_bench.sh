@@ -6,14 +6,14 @@
 #   bench/run_engine_bench.sh [bench_engine_throughput options...]
 #     e.g. --dtype bf16 --tokens 32 --threads 2 (see bench/engine_throughput.cpp)
 #
-# Environment: BUILD_DIR (default build-eng, a Release build with libtorch),
+# Environment: BUILD_DIR (default build, the README's Release build; it needs libtorch),
 # MODEL_DIR (default $BUILD_DIR/bench-models/r1-distill-qwen-1.5b-bf16),
 # OMP_WAIT_POLICY (default PASSIVE, as tools/up.sh and the systemd unit run dsgw).
 # A full run (fp32 and bf16) takes 2-6 minutes on the 2-core dev box.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-BUILD_DIR=${BUILD_DIR:-build-eng}
+BUILD_DIR=${BUILD_DIR:-build}
 MODEL_DIR=${MODEL_DIR:-$BUILD_DIR/bench-models/r1-distill-qwen-1.5b-bf16}
 BIN=$BUILD_DIR/bench/bench_engine_throughput
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
@@ -37,7 +37,10 @@ dd if="$MODEL_DIR/model.safetensors" iflag=nocache count=0 status=none
 if [[ ! -f $BUILD_DIR/CMakeCache.txt ]]; then
   cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >&2
 fi
-cmake --build "$BUILD_DIR" -j2 --target bench_engine_throughput >&2
+if ! cmake --build "$BUILD_DIR" -j2 --target bench_engine_throughput >&2; then
+  echo "run_engine_bench: could not build bench_engine_throughput in $BUILD_DIR (it needs libtorch: tools/install-deps.sh)" >&2
+  exit 1
+fi
 
 echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "cpu: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores"
