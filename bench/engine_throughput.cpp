@@ -851,7 +851,8 @@ const char* llama_cpp(DType d, bool decode) {
 
 int main(int argc, char** argv) {
   const Options o = parse(argc, argv);
-  dsgw::local::rerun_with_fitting_openblas_core();
+  if (auto problem = dsgw::local::rerun_with_fitting_openblas_core())
+    std::fprintf(stderr, "%s\n", problem->c_str());
   const int threads =
       o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   auto start = Clock::now();

@@ -36,6 +36,9 @@ dd if="$MODEL_DIR/model.safetensors" iflag=nocache count=0 status=none
 
 if [[ ! -f $BUILD_DIR/CMakeCache.txt ]]; then
   cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >&2
+elif ! grep -qx 'CMAKE_BUILD_TYPE:STRING=Release' "$BUILD_DIR/CMakeCache.txt"; then
+  echo "run_engine_bench: $BUILD_DIR is not a Release build; set BUILD_DIR to one (or a new directory)" >&2
+  exit 1
 fi
 if ! cmake --build "$BUILD_DIR" -j2 --target bench_engine_throughput >&2; then
   echo "run_engine_bench: could not build bench_engine_throughput in $BUILD_DIR (it needs libtorch: tools/install-deps.sh)" >&2

@@ -35,7 +35,8 @@ int run_serve(const std::vector<std::string>& args) {
     return opts.help ? 0 : 2;
   }
 #ifdef DSGW_WITH_LOCAL_ENGINE
-  local::rerun_with_fitting_openblas_core();
+  if (auto problem = local::rerun_with_fitting_openblas_core())
+    log::warn("engine.blas_rerun_failed").kv("error", *problem);
 #endif
   const Signals signals;
 

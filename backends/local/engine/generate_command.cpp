@@ -114,7 +114,7 @@ int run_generate_command(const std::vector<std::string>& words) {
     (args.help ? std::cout : std::cerr) << kGenerateUsage;
     return args.help ? 0 : 2;
   }
-  rerun_with_fitting_openblas_core();
+  if (auto problem = rerun_with_fitting_openblas_core()) std::cerr << "generate: " << *problem << "\n";
   EngineOptions options;
   options.model_dir = args.values["model"];
   options.max_batch = 1;

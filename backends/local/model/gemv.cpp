@@ -121,10 +121,10 @@ __attribute__((target("avx512f,avx512bw"))) inline void prefetch_chunk(const T* 
 
 // How far ahead a one-row tile fetches its stream of W: into L1 and into
 // L2. Same-process A/B runs over every batch-1 bf16 matrix of
-// R1-Distill-Qwen-1.5B here, 2 threads, medians of 15 passes: 1.20x faster
-// than fetching the next row at the same inputs (which puts the 8960-wide
-// down projection's 17.5 KB rows too far ahead for L1); 4 KB alone 1.10x,
-// 16 KB or more into L1 slower than none.
+// R1-Distill-Qwen-1.5B here, 2 threads, medians of 9-15 passes, against
+// fetching the next row at the same inputs (which puts the 8960-wide down
+// projection's 17.5 KB rows too far ahead for L1): 1.18x; 4 KB into L1
+// alone 1.07-1.15x, 16 KB 1.06x, 32 KB 0.85x (bench/RESULTS.md).
 constexpr std::int64_t kStreamFetchL1 = 4 << 10;
 constexpr std::int64_t kStreamFetchL2 = 16 << 10;
 
@@ -143,11 +143,12 @@ __attribute__((target("avx512f,avx512bw"))) inline void prefetch_stream(const T*
 // Inputs [k0, k1) of R weight rows against B rows of x (rearranged if
 // bf16), added to `sums` (the tile's partial sums for those x rows).
 // Meanwhile fetches weights ahead of the hardware prefetcher, which stops at
-// 4 KB page borders and idles while a tile computes from L1 (past the last
-// row it fetches nothing useful but cannot fault): a one-row tile, if
-// `prefetch_rows` is 1, its own stream (prefetch_stream); a wider tile the
+// 4 KB page borders and idles while a tile computes from L1: a one-row tile,
+// if `prefetch_rows` is 1, its own stream (prefetch_stream); a wider tile the
 // same inputs of the next tile's rows r with bit r of `prefetch_rows` set
-// (the next R weight rows follow these).
+// (the next R weight rows follow these). Near the end of a block of rows
+// this fetches rows that another thread's block usually reads, or past the
+// matrix, which cannot fault.
 template <class T, int R, int B>
 __attribute__((target("avx512f,avx512bw"))) void tile_block(const T* rows, std::int64_t in, const float* x,
                                                             std::int64_t x_stride, std::int64_t k0,
@@ -182,10 +183,12 @@ __attribute__((target("avx512f,avx512bw"))) void tile_block(const T* rows, std::
 // Output rows [o, o + R) for every row of x. The inputs go in blocks small
 // enough that the R weight rows' block and every x row's block stay in L1
 // while the x rows pass in groups of up to 4 (the most whose sums fit the
-// registers); the next R weight rows are fetched meanwhile, row r by group
-// r mod groups: spread over the block's compute rather than all in the first
-// group's pass (1-3% faster at 16 rows of x in A/B runs here: a burst of
-// fetches fills the core's line fill buffers and stalls its loads).
+// registers). Weights are fetched ahead meanwhile (tile_block): a one-row
+// tile's stream in the first group's pass; with R rows, the next R weight
+// rows, row r by group r mod groups: spread over the block's compute rather
+// than all in the first group's pass (1-3% faster at 16 rows of x in A/B
+// runs here: a burst of fetches fills the core's line fill buffers and
+// stalls its loads).
 template <class T, int R>
 __attribute__((target("avx512f,avx512bw"))) void tile_avx512(const T* w, std::int64_t in, const float* x,
                                                              std::int64_t x_stride, int batch, float* y,

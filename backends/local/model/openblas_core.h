@@ -3,14 +3,16 @@
 // loaded, and on a model it does not know falls back to its SSE3 "Prescott"
 // kernels: Debian 12's 0.3.21 does so on Intel's Emerald Rapids (family 6
 // model 207), where prefill ran 4x slower (bench/RESULTS.md, 2026-11-29
-// 13:00). It reads OPENBLAS_CORETYPE only when it is loaded, so the fix is
+// 12:56). It reads OPENBLAS_CORETYPE only when it is loaded, so the fix is
 // to run the program again with it set: the programs that run the engine
 // (dsgw serve and generate, dsgw-engine, the benchmark) call
-// rerun_with_fitting_openblas_core first.
+// rerun_with_fitting_openblas_core early.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace dsgw::local {
 
@@ -24,24 +26,32 @@ struct CpuVectorSupport {
 CpuVectorSupport cpu_vector_support();
 
 // The OPENBLAS_CORETYPE to force when OpenBLAS picked the core `picked` (as
-// openblas_get_corename spells it) on a CPU with `cpu`: empty when `picked`
-// already has AVX2 kernels or the CPU has no AVX2 and FMA.
+// openblas_get_corename spells it, in any case) on a CPU with `cpu`: empty
+// unless `picked` is one of OpenBLAS's cores from before AVX2 (its fallbacks)
+// and the CPU has AVX2 and FMA.
 std::string openblas_core_to_force(std::string_view picked, const CpuVectorSupport& cpu);
 
 // The core of the OpenBLAS loaded into this process ("Haswell", ...); empty
 // when libtorch's BLAS is not OpenBLAS.
 std::string openblas_core();
 
-// Runs this program again (same pid and arguments, execv of /proc/self/exe)
-// with OPENBLAS_CORETYPE set when openblas_core_to_force says so and the
-// variable is not set already. Call it first in main, before any thread
-// starts or file opens. Returns when there is nothing to do, or if the exec
-// failed (prefill is then slow, not wrong).
-void rerun_with_fitting_openblas_core();
+// /proc/self/cmdline's arguments (each ended by a NUL); nullopt when the
+// last one is cut short or there are none.
+std::optional<std::vector<std::string>> split_command_line(std::string_view cmdline);
+
+// Runs this program again (same pid, path and arguments) with
+// OPENBLAS_CORETYPE set when openblas_core_to_force says so and the variable
+// is not set already. Call it before the program starts threads of its own,
+// changes signal handling or opens descriptors (exec keeps the signal mask
+// and descriptors without O_CLOEXEC). Returns nullopt when there was nothing
+// to do; if the run could not be repeated, what went wrong, for the caller to
+// report (prefill is then slow, not wrong).
+std::optional<std::string> rerun_with_fitting_openblas_core();
 
 // For the engine's load line: "OpenBLAS Cooperlake", with "(forced by dsgw:
-// OpenBLAS picked Prescott)" when rerun_with_fitting_openblas_core set it;
-// empty when the BLAS is not OpenBLAS.
+// OpenBLAS picked Prescott)" when rerun_with_fitting_openblas_core set it and
+// OpenBLAS took it, or "(dsgw asked for X: OpenBLAS did not take it)"; empty
+// when the BLAS is not OpenBLAS.
 std::string blas_summary();
 
 }  // namespace dsgw::local
