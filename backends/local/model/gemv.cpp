@@ -124,19 +124,24 @@ __attribute__((target("avx512f,avx512bw"))) inline void prefetch_chunk(const T* 
 // R1-Distill-Qwen-1.5B here, 2 threads, medians of 9-15 passes, against
 // fetching the next row at the same inputs (which puts the 8960-wide down
 // projection's 17.5 KB rows too far ahead for L1): 1.18x; 4 KB into L1
-// alone 1.07-1.15x, 16 KB 1.06x, 32 KB 0.85x (bench/RESULTS.md).
+// alone 1.07-1.15x, 16 KB 1.06x, 32 KB 0.85x (bench/RESULTS.md). Stopping
+// at the end of the tile's block of rows (past it lie rows that the other
+// threads usually read): 1.03-1.04x more at bf16 batch 1-2, fp32 1.02-1.08x
+// at 1-4 rows.
 constexpr std::int64_t kStreamFetchL1 = 4 << 10;
 constexpr std::int64_t kStreamFetchL2 = 16 << 10;
 
 // Fetches the 32 inputs at `p` of a one-row tile's stream of W (its rows
-// follow each other in memory) kStreamFetchL1 and kStreamFetchL2 ahead.
+// follow each other in memory) kStreamFetchL1 and kStreamFetchL2 ahead, short
+// of `end`.
 template <class T>
-__attribute__((target("avx512f,avx512bw"))) inline void prefetch_stream(const T* p) {
+__attribute__((target("avx512f,avx512bw"))) inline void prefetch_stream(const T* p, const T* end) {
   const char* bytes = reinterpret_cast<const char*>(p);
+  const char* stop = reinterpret_cast<const char*>(end);
 #pragma GCC unroll 2
   for (std::size_t line = 0; line < 32 * sizeof(T); line += 64) {
-    _mm_prefetch(bytes + kStreamFetchL1 + line, _MM_HINT_T0);
-    _mm_prefetch(bytes + kStreamFetchL2 + line, _MM_HINT_T1);
+    if (bytes + kStreamFetchL1 + line < stop) _mm_prefetch(bytes + kStreamFetchL1 + line, _MM_HINT_T0);
+    if (bytes + kStreamFetchL2 + line < stop) _mm_prefetch(bytes + kStreamFetchL2 + line, _MM_HINT_T1);
   }
 }
 
@@ -144,16 +149,15 @@ __attribute__((target("avx512f,avx512bw"))) inline void prefetch_stream(const T*
 // bf16), added to `sums` (the tile's partial sums for those x rows).
 // Meanwhile fetches weights ahead of the hardware prefetcher, which stops at
 // 4 KB page borders and idles while a tile computes from L1: a one-row tile,
-// if `prefetch_rows` is 1, its own stream (prefetch_stream); a wider tile the
-// same inputs of the next tile's rows r with bit r of `prefetch_rows` set
-// (the next R weight rows follow these). Near the end of a block of rows
-// this fetches rows that another thread's block usually reads, or past the
-// matrix, which cannot fault.
+// if `prefetch_rows` is 1, its own stream up to `block_end`, the end of its
+// block of rows (prefetch_stream); a wider tile the same inputs of the next
+// tile's rows r with bit r of `prefetch_rows` set (the next R weight rows
+// follow these; past the matrix's last row a fetch cannot fault).
 template <class T, int R, int B>
 __attribute__((target("avx512f,avx512bw"))) void tile_block(const T* rows, std::int64_t in, const float* x,
                                                             std::int64_t x_stride, std::int64_t k0,
                                                             std::int64_t k1, unsigned prefetch_rows,
-                                                            __m512* sums) {
+                                                            const T* block_end, __m512* sums) {
   __m512 acc[R][B];
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r) {
@@ -164,7 +168,7 @@ __attribute__((target("avx512f,avx512bw"))) void tile_block(const T* rows, std::
   const bool all_rows = prefetch_rows == (1u << R) - 1;
   for (std::int64_t i = k0; i < k1; i += 32) {
     if constexpr (R == 1) {
-      if (prefetch_rows != 0) prefetch_stream(rows + i);
+      if (prefetch_rows != 0) prefetch_stream(rows + i, block_end);
     } else if (all_rows) {
       prefetch_chunk<T, R>(rows + R * in, in, i, (1u << R) - 1);
     } else {
@@ -180,10 +184,10 @@ __attribute__((target("avx512f,avx512bw"))) void tile_block(const T* rows, std::
   }
 }
 
-// Output rows [o, o + R) for every row of x. The inputs go in blocks small
-// enough that the R weight rows' block and every x row's block stay in L1
-// while the x rows pass in groups of up to 4 (the most whose sums fit the
-// registers). Weights are fetched ahead meanwhile (tile_block): a one-row
+// Output rows [o, o + R) for every row of x, in a block of rows that ends at
+// `block_end` (in W). The inputs go in blocks small enough that the R weight
+// rows' block and every x row's block stay in L1 while the x rows pass in
+// groups of up to 4 (the most whose sums fit the registers). Weights are fetched ahead meanwhile (tile_block): a one-row
 // tile's stream in the first group's pass; with R rows, the next R weight
 // rows, row r by group r mod groups: spread over the block's compute rather
 // than all in the first group's pass (1-3% faster at 16 rows of x in A/B
@@ -192,7 +196,8 @@ __attribute__((target("avx512f,avx512bw"))) void tile_block(const T* rows, std::
 template <class T, int R>
 __attribute__((target("avx512f,avx512bw"))) void tile_avx512(const T* w, std::int64_t in, const float* x,
                                                              std::int64_t x_stride, int batch, float* y,
-                                                             std::int64_t y_stride, std::int64_t o) {
+                                                             std::int64_t y_stride, std::int64_t o,
+                                                             const T* block_end) {
   constexpr int kGroup = 4;
   const std::int64_t n32 = in / 32 * 32;
   // About 16 KB of x per block.
@@ -212,16 +217,16 @@ __attribute__((target("avx512f,avx512bw"))) void tile_avx512(const T* w, std::in
       const unsigned prefetch = group_rows[g / kGroup];
       switch (std::min(kGroup, batch - g)) {
         case 1:
-          tile_block<T, R, 1>(rows, in, xg, x_stride, k0, k1, prefetch, sums + g);
+          tile_block<T, R, 1>(rows, in, xg, x_stride, k0, k1, prefetch, block_end, sums + g);
           break;
         case 2:
-          tile_block<T, R, 2>(rows, in, xg, x_stride, k0, k1, prefetch, sums + g);
+          tile_block<T, R, 2>(rows, in, xg, x_stride, k0, k1, prefetch, block_end, sums + g);
           break;
         case 3:
-          tile_block<T, R, 3>(rows, in, xg, x_stride, k0, k1, prefetch, sums + g);
+          tile_block<T, R, 3>(rows, in, xg, x_stride, k0, k1, prefetch, block_end, sums + g);
           break;
         default:
-          tile_block<T, R, 4>(rows, in, xg, x_stride, k0, k1, prefetch, sums + g);
+          tile_block<T, R, 4>(rows, in, xg, x_stride, k0, k1, prefetch, block_end, sums + g);
           break;
       }
     }
@@ -304,8 +309,9 @@ void gemv_avx512(const T* w, const GemvArgs& a, std::int64_t o_begin, std::int64
   const bool tiles = a.batch > kSingleRowMaxBatch;
   std::int64_t o = o_begin;
   for (; tiles && o + kTileRows <= o_end; o += kTileRows)
-    tile_avx512<T, kTileRows>(w, a.in, x, x_stride, a.batch, a.y, a.y_stride, o);
-  for (; o < o_end; ++o) tile_avx512<T, 1>(w, a.in, x, x_stride, a.batch, a.y, a.y_stride, o);
+    tile_avx512<T, kTileRows>(w, a.in, x, x_stride, a.batch, a.y, a.y_stride, o, w + o_end * a.in);
+  for (; o < o_end; ++o)
+    tile_avx512<T, 1>(w, a.in, x, x_stride, a.batch, a.y, a.y_stride, o, w + o_end * a.in);
   if (n32 < a.in) gemv_generic(w, a, o_begin, o_end, n32, true);
 }
 
@@ -453,7 +459,8 @@ void gemv_lanes(const T* w, const GemvArgs& a, std::int64_t o_begin, std::int64_
       x = rearranged_x(a);
       x_stride = n32;
     }
-    for (; o < o_end; ++o) tile_avx512<T, 1>(w, a.in, x, x_stride, a.batch, a.y, a.y_stride, o);
+    for (; o < o_end; ++o)
+      tile_avx512<T, 1>(w, a.in, x, x_stride, a.batch, a.y, a.y_stride, o, w + o_end * a.in);
   }
   if (n32 < a.in) gemv_generic(w, a, o_begin, o_end, n32, true);
 }
