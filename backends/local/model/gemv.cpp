@@ -137,11 +137,11 @@ constexpr std::int64_t kStreamFetchL2 = 16 << 10;
 template <class T>
 __attribute__((target("avx512f,avx512bw"))) inline void prefetch_stream(const T* p, const T* end) {
   const char* bytes = reinterpret_cast<const char*>(p);
-  const char* stop = reinterpret_cast<const char*>(end);
+  const std::int64_t left = (end - p) * static_cast<std::int64_t>(sizeof(T));  // bytes before `end`
 #pragma GCC unroll 2
-  for (std::size_t line = 0; line < 32 * sizeof(T); line += 64) {
-    if (bytes + kStreamFetchL1 + line < stop) _mm_prefetch(bytes + kStreamFetchL1 + line, _MM_HINT_T0);
-    if (bytes + kStreamFetchL2 + line < stop) _mm_prefetch(bytes + kStreamFetchL2 + line, _MM_HINT_T1);
+  for (std::int64_t line = 0; line < 32 * static_cast<std::int64_t>(sizeof(T)); line += 64) {
+    if (kStreamFetchL1 + line < left) _mm_prefetch(bytes + kStreamFetchL1 + line, _MM_HINT_T0);
+    if (kStreamFetchL2 + line < left) _mm_prefetch(bytes + kStreamFetchL2 + line, _MM_HINT_T1);
   }
 }
 
@@ -187,12 +187,12 @@ __attribute__((target("avx512f,avx512bw"))) void tile_block(const T* rows, std::
 // Output rows [o, o + R) for every row of x, in a block of rows that ends at
 // `block_end` (in W). The inputs go in blocks small enough that the R weight
 // rows' block and every x row's block stay in L1 while the x rows pass in
-// groups of up to 4 (the most whose sums fit the registers). Weights are fetched ahead meanwhile (tile_block): a one-row
-// tile's stream in the first group's pass; with R rows, the next R weight
-// rows, row r by group r mod groups: spread over the block's compute rather
-// than all in the first group's pass (1-3% faster at 16 rows of x in A/B
-// runs here: a burst of fetches fills the core's line fill buffers and
-// stalls its loads).
+// groups of up to 4 (the most whose sums fit the registers). Weights are
+// fetched ahead meanwhile (tile_block): a one-row tile's stream in the first
+// group's pass; with R rows, the next R weight rows, row r by group r mod
+// groups: spread over the block's compute rather than all in the first
+// group's pass (1-3% faster at 16 rows of x in A/B runs here: a burst of
+// fetches fills the core's line fill buffers and stalls its loads).
 template <class T, int R>
 __attribute__((target("avx512f,avx512bw"))) void tile_avx512(const T* w, std::int64_t in, const float* x,
                                                              std::int64_t x_stride, int batch, float* y,
@@ -307,11 +307,11 @@ void gemv_avx512(const T* w, const GemvArgs& a, std::int64_t o_begin, std::int64
     x_stride = n32;
   }
   const bool tiles = a.batch > kSingleRowMaxBatch;
+  const T* block_end = w + o_end * a.in;
   std::int64_t o = o_begin;
   for (; tiles && o + kTileRows <= o_end; o += kTileRows)
-    tile_avx512<T, kTileRows>(w, a.in, x, x_stride, a.batch, a.y, a.y_stride, o, w + o_end * a.in);
-  for (; o < o_end; ++o)
-    tile_avx512<T, 1>(w, a.in, x, x_stride, a.batch, a.y, a.y_stride, o, w + o_end * a.in);
+    tile_avx512<T, kTileRows>(w, a.in, x, x_stride, a.batch, a.y, a.y_stride, o, block_end);
+  for (; o < o_end; ++o) tile_avx512<T, 1>(w, a.in, x, x_stride, a.batch, a.y, a.y_stride, o, block_end);
   if (n32 < a.in) gemv_generic(w, a, o_begin, o_end, n32, true);
 }
 
